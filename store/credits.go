@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aibud/aibud/tenants"
@@ -87,7 +88,10 @@ func (c *creditCommitter) submit(op *creditOp) error {
 	c.queue = c.queue[1:] // b is at the head: batches are promoted in order
 	c.mu.Unlock()
 
-	b.err = c.db.Update(func(txn *badger.Txn) error { return applyBatch(txn, b.ops) })
+	t0 := time.Now()
+	var t1 time.Time
+	b.err = c.db.Update(func(txn *badger.Txn) error { defer func(){t1=time.Now()}(); return applyBatch(txn, b.ops) })
+	DbgBatches.Add(1); DbgOps.Add(int64(len(b.ops))); DbgApply.Add(int64(t1.Sub(t0))); DbgCommit.Add(int64(time.Since(t1)))
 	close(b.done)
 
 	c.mu.Lock()
@@ -266,3 +270,5 @@ func setJSON(txn *badger.Txn, key string, v any) error {
 	}
 	return txn.Set([]byte(key), b)
 }
+
+var DbgBatches, DbgOps, DbgApply, DbgCommit atomic.Int64

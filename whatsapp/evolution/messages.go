@@ -80,6 +80,9 @@ func (p webhookParser) upsert(data json.RawMessage) (tenants.GatewayEvent, error
 		return p.ignored(d.Key.ID), nil
 	}
 	at, ok := d.MessageTimestamp.time()
+	if !ok && d.Message.PollUpdateMessage != nil {
+		at, ok = msTime(d.Message.PollUpdateMessage.SenderTimestampMs)
+	}
 	if !ok {
 		at = p.envelopeTime()
 	}
@@ -88,9 +91,6 @@ func (p webhookParser) upsert(data json.RawMessage) (tenants.GatewayEvent, error
 		vote := readVote(d.Message.PollUpdateMessage)
 		if vote == nil {
 			return p.ignored(d.Key.ID), nil
-		}
-		if at.IsZero() {
-			at, _ = msTime(d.Message.PollUpdateMessage.SenderTimestampMs)
 		}
 		vote.MessageID, vote.From, vote.FromLID, vote.At = d.Key.ID, from, lid, at
 		return tenants.GatewayEvent{Kind: tenants.EventPollVote, DedupeKey: key, Vote: vote}, nil

@@ -205,10 +205,10 @@ func describe(raw json.RawMessage) (msg string, notOnWhatsApp bool) {
 // clip keeps error messages short when a proxy answers with an HTML page.
 func clip(s string) string {
 	const max = 200
-	if len(s) > max {
-		return s[:max] + "…"
+	if len(s) <= max {
+		return s
 	}
-	return s
+	return strings.ToValidUTF8(s[:max], "") + "…"
 }
 
 func firstNonEmpty(ss ...string) string {

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/aibud/aibud/httpapi"
+	"github.com/aibud/aibud/queue"
+	"github.com/aibud/aibud/store"
+	"github.com/aibud/aibud/tenants"
+	"github.com/robfig/cron/v3"
+)
+
+// Main is one running aibud process: everything serve builds, in the order
+// it is built, so that Close can take it down in reverse. End-to-end tests
+// start the real program through it on :0 with a temp data dir.
+type Main struct {
+	Config Config
+	Logger *slog.Logger
+
+	Store  *store.Store
+	Redis  *queue.Redis
+	Queue  *queue.Client
+	Worker *queue.Worker
+	Cron   *cron.Cron
+	HTTP   *http.Server
+
+	listener net.Listener
+	cancel   context.CancelFunc // stops background work bound to the process
+	served   chan error
+}
+
+// NewMain returns a Main for cfg; Run starts it.
+func NewMain(cfg Config, logger *slog.Logger) *Main {
+	return &Main{Config: cfg, Logger: logger}
+}
+
+// Run opens the stores, connects to Redis and starts the configured roles.
+// It returns once everything is serving; Close stops it.
+func (m *Main) Run(ctx context.Context) error {
+	cfg := m.Config
+	bg, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+
+	secret, err := cfg.secretKey()
+	if err != nil {
+		return fmt.Errorf("AIBUD_SECRET: %w", err)
+	}
+	if m.Store, err = store.Open(store.Options{Dir: cfg.DataDir, MaxOpenTenants: cfg.MaxOpenTenants, Logger: m.Logger}); err != nil {
+		return fmt.Errorf("AIBUD_DATA_DIR: %w", err)
+	}
+	if m.Redis, err = queue.Connect(ctx, queue.RedisConfig{URL: cfg.RedisURL}, m.Logger); err != nil {
+		return fmt.Errorf("REDIS_URL: %w", err)
+	}
+	m.Queue = queue.NewClient(m.Redis)
+
+	if cfg.HasRole("worker") {
+		m.Worker = queue.NewWorker(m.Redis, queue.WorkerConfig{}, m.Logger)
+		if err := m.Worker.Start(); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+	}
+	if cfg.HasRole("cron") {
+		m.Cron = m.newCron()
+		m.Cron.Start()
+	}
+	if cfg.HasRole("web") {
+		return m.startHTTP(bg, secret)
+	}
+	return nil
+}
+
+func (m *Main) accounts() *tenants.Accounts {
+	return &tenants.Accounts{
+		Catalog: m.Store, Databases: m.Store, Credits: m.Store,
+		Hasher: httpapi.Argon2idHasher{}, NewID: store.NewID, Now: time.Now, Logger: m.Logger,
+	}
+}
+
+func (m *Main) startHTTP(bg context.Context, secret []byte) error {
+	srv, err := httpapi.New(bg, httpapi.Config{
+		PublicURL: m.Config.PublicURL, Secret: secret, ClerkIssuer: m.Config.ClerkIssuer, Logger: m.Logger,
+	}, httpapi.Deps{Accounts: m.accounts(), Credits: m.Store, Ready: m.ready})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return fmt.Errorf("AIBUD_ADDR: %w", err)
+	}
+	m.listener = ln
+	m.HTTP = &http.Server{
+		Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	m.served = make(chan error, 1)
+	go func() { m.served <- m.HTTP.Serve(ln) }()
+	return nil
+}
+
+// ready is /readyz: the catalog reads and Redis answers.
+func (m *Main) ready(ctx context.Context) error {
+	if err := m.Store.Ping(ctx); err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	if err := m.Redis.Ping(ctx); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
+// Addr returns the address the HTTP server listens on (useful with :0).
+func (m *Main) Addr() string {
+	if m.listener == nil {
+		return ""
+	}
+	return m.listener.Addr().String()
+}
+
+// Close shuts down in order: stop HTTP intake, stop cron, drain workers,
+// close the tenant DBs and the catalog, close Redis. Safe on a partly
+// started Main.
+func (m *Main) Close() error {
+	var errs []error
+	if m.HTTP != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		if err := m.HTTP.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		cancel()
+		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if m.Cron != nil {
+		<-m.Cron.Stop().Done()
+	}
+	if m.Worker != nil {
+		m.Worker.Shutdown()
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	if m.Queue != nil {
+		errs = append(errs, m.Queue.Close())
+	}
+	if m.Store != nil {
+		errs = append(errs, m.Store.Close())
+	}
+	if m.Redis != nil {
+		errs = append(errs, m.Redis.Close())
+	}
+	return errors.Join(errs...)
+}

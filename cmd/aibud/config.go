@@ -1,0 +1,204 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Config is every setting of `aibud serve`, in one typed struct. Values come
+// from the defaults, then the environment, then flags.
+type Config struct {
+	Addr           string
+	DataDir        string
+	PublicURL      string
+	RedisURL       string
+	Secret         string
+	MaxOpenTenants int
+	Roles          []string
+	ClerkIssuer    string
+	LogLevel       slog.Level
+}
+
+// setting describes one configuration value: its environment variable, flag
+// and help. The table is the single source for -h, the README and parsing.
+type setting struct {
+	env, flag, def, help string
+	set                  func(c *Config, v string) error
+}
+
+// flagHelp means -h was asked for and the usage has been printed.
+var flagHelp = flag.ErrHelp
+
+var allRoles = []string{"web", "worker", "cron"}
+
+func settings() []setting {
+	return []setting{
+		{"AIBUD_ADDR", "addr", ":8080", "address the HTTP server listens on", func(c *Config, v string) error {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return fmt.Errorf("want host:port, e.g. :8080")
+			}
+			c.Addr = v
+			return nil
+		}},
+		{"AIBUD_DATA_DIR", "data-dir", "./data", "directory of the catalog and tenant databases", func(c *Config, v string) error {
+			if strings.TrimSpace(v) == "" {
+				return errors.New("must not be empty")
+			}
+			c.DataDir = v
+			return nil
+		}},
+		{"AIBUD_PUBLIC_URL", "public-url", "http://localhost:8080", "URL people and gateways use to reach this server (links, webhook URLs)", func(c *Config, v string) error {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("want an absolute http(s) URL, got %q", v)
+			}
+			c.PublicURL = strings.TrimSuffix(v, "/")
+			return nil
+		}},
+		{"REDIS_URL", "redis-url", "", "redis:// or rediss:// URL of the queue's Redis; empty runs an in-process Redis", func(c *Config, v string) error {
+			if v != "" {
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+					return fmt.Errorf("want redis://host:port or rediss://…, got a %q URL", schemeOf(v))
+				}
+			}
+			c.RedisURL = v
+			return nil
+		}},
+		{"AIBUD_SECRET", "secret", "", "key that signs sessions (at least 32 characters); empty: generated once and kept in the data dir", func(c *Config, v string) error {
+			if v != "" && len(v) < 32 {
+				return errors.New("must be at least 32 characters")
+			}
+			c.Secret = v
+			return nil
+		}},
+		{"AIBUD_MAX_OPEN_TENANTS", "max-open-tenants", "256", "tenant databases kept open at once (least recently used are closed)", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100000 {
+				return fmt.Errorf("want a whole number from 1 to 100000, got %q", v)
+			}
+			c.MaxOpenTenants = n
+			return nil
+		}},
+		{"AIBUD_ROLES", "roles", "web,worker,cron", "what this process runs: any of web, worker, cron", func(c *Config, v string) error {
+			c.Roles = nil
+			for _, r := range strings.Split(v, ",") {
+				r = strings.TrimSpace(r)
+				if !slices.Contains(allRoles, r) {
+					return fmt.Errorf("unknown role %q (want web, worker or cron)", r)
+				}
+				if !slices.Contains(c.Roles, r) {
+					c.Roles = append(c.Roles, r)
+				}
+			}
+			return nil
+		}},
+		{"AIBUD_CLERK_ISSUER", "clerk-issuer", "", "accept Clerk session tokens from this issuer URL (optional)", func(c *Config, v string) error {
+			if v != "" {
+				if u, err := url.Parse(v); err != nil || u.Scheme != "https" && u.Scheme != "http" {
+					return fmt.Errorf("want the issuer's https URL, got %q", v)
+				}
+			}
+			c.ClerkIssuer = v
+			return nil
+		}},
+		{"AIBUD_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(c *Config, v string) error {
+			return c.LogLevel.UnmarshalText([]byte(v))
+		}},
+	}
+}
+
+func schemeOf(v string) string {
+	if i := strings.Index(v, "://"); i > 0 {
+		return v[:i]
+	}
+	return "scheme-less"
+}
+
+// LoadConfig builds the config from defaults, the environment (getenv) and
+// the command-line args. A bad value is an error naming its variable.
+func LoadConfig(args []string, getenv func(string) string) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("aibud serve", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: aibud serve [flags]\n\nEvery flag can also be set by its environment variable.\n\n")
+		for _, s := range settings() {
+			fmt.Fprintf(fs.Output(), "  -%s (%s, default %q)\n      %s\n", s.flag, s.env, s.def, s.help)
+		}
+	}
+	flagVals := map[string]*string{}
+	for _, s := range settings() {
+		v := s.def
+		if e, ok := lookup(getenv, s.env); ok {
+			v = e
+		}
+		flagVals[s.flag] = fs.String(s.flag, v, s.help)
+	}
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return c, flagHelp
+	} else if err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for _, s := range settings() {
+		if err := s.set(&c, *flagVals[s.flag]); err != nil {
+			return c, fmt.Errorf("%s (-%s): %w", s.env, s.flag, err)
+		}
+	}
+	return c, nil
+}
+
+func lookup(getenv func(string) string, key string) (string, bool) {
+	v := getenv(key)
+	return v, v != ""
+}
+
+// HasRole reports whether this process runs the role.
+func (c Config) HasRole(r string) bool { return slices.Contains(c.Roles, r) }
+
+// secretKey returns the signing key: AIBUD_SECRET, or one generated on first
+// start and kept in <data>/secret (mode 0600) so sessions survive restarts.
+func (c Config) secretKey() ([]byte, error) {
+	if c.Secret != "" {
+		return []byte(c.Secret), nil
+	}
+	path := filepath.Join(c.DataDir, "secret")
+	if b, err := os.ReadFile(path); err == nil {
+		if len(b) < 32 {
+			return nil, fmt.Errorf("%s is shorter than 32 bytes; delete it to generate a new one", path)
+		}
+		return b, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, err
+	}
+	key := []byte(hex.EncodeToString(raw))
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	if _, err := f.Write(key); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return key, f.Close()
+}

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/robfig/cron/v3"
+)
+
+// newCron builds the scheduler of the cron role. Jobs that must run once
+// across several nodes are enqueued as unique tasks, not run here.
+func (m *Main) newCron() *cron.Cron {
+	c := cron.New(cron.WithLogger(cronLogger{m.Logger}), cron.WithChain(cron.Recover(cronLogger{m.Logger})))
+	// The catalog's value log only holds values over 1 KiB, but sessions
+	// expire and are rewritten all day; reclaim their space hourly.
+	c.AddFunc("@hourly", func() { m.collectCatalogGarbage() })
+	return c
+}
+
+func (m *Main) collectCatalogGarbage() {
+	for range 10 { // each pass rewrites at most one value log file
+		err := m.Store.Catalog.DB().RunValueLogGC(0.5)
+		if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected) {
+			return
+		} else if err != nil {
+			m.Logger.Warn("catalog value log gc", "err", err)
+			return
+		}
+	}
+}
+
+// cronLogger adapts robfig/cron's logger to slog.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error("cron: "+msg, append(kv, "err", err)...)
+}

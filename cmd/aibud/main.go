@@ -1,0 +1,80 @@
+// Command aibud runs the Aibud service and its tools.
+//
+//	aibud serve        run the web server, the queue worker and the scheduler
+//	aibud version      print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "aibud:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		usage(stderr)
+		return errUsage
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], getenv, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "aibud", version)
+		return nil
+	case "-h", "--help", "help":
+		usage(stdout)
+		return nil
+	}
+	usage(stderr)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage: aibud <command> [flags]
+
+Commands:
+  serve      run Aibud (web, worker and cron roles; see aibud serve -h)
+  version    print the version
+`)
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := LoadConfig(args, getenv)
+	if errors.Is(err, flagHelp) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	m := NewMain(cfg, logger)
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	logger.Info("aibud is running", "url", cfg.PublicURL, "addr", m.Addr(), "roles", cfg.Roles, "version", version)
+	<-ctx.Done()
+	logger.Info("shutting down")
+	return m.Close()
+}

@@ -1,0 +1,158 @@
+// Package httpapi is Aibud's HTTP face: the dashboard pages, the JSON API,
+// authentication and the webhooks. Handlers are methods on Server and call
+// the domain in package tenants; nothing here is stored directly.
+package httpapi
+
+import (
+	"context"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/aibud/aibud/tenants"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+// Config is what the HTTP layer needs to know about the deployment.
+type Config struct {
+	PublicURL   string // e.g. https://app.example.com; decides cookie Secure and links
+	Secret      []byte // signs session tokens
+	ClerkIssuer string // optional: accept Clerk session tokens from this issuer
+	// ClerkJWKSURL defaults to ClerkIssuer + "/.well-known/jwks.json".
+	ClerkJWKSURL string
+	// ClerkAuthorizedParties lists accepted `azp` origins; empty means the
+	// public URL only.
+	ClerkAuthorizedParties []string
+	BodyLimit              string // per request, Echo notation; default "1M"
+	Logger                 *slog.Logger
+	Now                    func() time.Time
+}
+
+// Deps are the domain services the handlers call.
+type Deps struct {
+	Accounts *tenants.Accounts
+	Credits  tenants.Credits
+	// Ready reports whether the server can do work (catalog open, Redis
+	// answers); nil means always ready.
+	Ready func(ctx context.Context) error
+}
+
+// Server is the HTTP server's handlers and their shared state.
+type Server struct {
+	cfg      Config
+	deps     Deps
+	echo     *echo.Echo
+	pages    map[string]*template.Template
+	tokens   *tokenIssuer
+	throttle *loginThrottle
+	clerk    *clerkVerifier // nil when Clerk is off
+	secure   bool           // cookies get Secure (public URL is https)
+	log      *slog.Logger
+}
+
+// New builds the server and its routes. ctx bounds background work (the
+// Clerk key refresher); cancel it to stop that.
+func New(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.BodyLimit == "" {
+		cfg.BodyLimit = "1M"
+	}
+	u, err := url.Parse(cfg.PublicURL)
+	if err != nil {
+		return nil, err
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: cfg, deps: deps, pages: pages, log: cfg.Logger,
+		tokens:   &tokenIssuer{secret: cfg.Secret, issuer: cfg.PublicURL, now: cfg.Now},
+		throttle: newLoginThrottle(cfg.Now),
+		secure:   u.Scheme == "https",
+	}
+	if cfg.ClerkIssuer != "" {
+		if s.clerk, err = newClerkVerifier(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	s.echo = s.newEcho()
+	return s, nil
+}
+
+// Handler returns the complete HTTP handler. Go's cross-origin protection
+// wraps everything: a browser form posted from another site is refused
+// before any handler runs, while API and webhook clients (which send no
+// Origin or Sec-Fetch-Site headers) pass.
+func (s *Server) Handler() http.Handler {
+	return http.NewCrossOriginProtection().Handler(s.echo)
+}
+
+// Routes lists every registered route (method and path), for tests that
+// must cover them all.
+func (s *Server) Routes() []*echo.Route { return s.echo.Routes() }
+
+func (s *Server) newEcho() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RequestID())
+	e.Use(s.accessLog())
+	e.Use(middleware.Recover())
+	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{
+		XSSProtection:         "0",
+		ContentTypeNosniff:    "nosniff",
+		XFrameOptions:         "DENY",
+		ReferrerPolicy:        "same-origin",
+		ContentSecurityPolicy: "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+		HSTSMaxAge:            31536000,
+	}))
+	e.Use(middleware.BodyLimit(s.cfg.BodyLimit))
+
+	e.GET("/healthz", s.handleHealthz)
+	e.GET("/readyz", s.handleReadyz)
+	registerStatic(e)
+	s.registerAccountRoutes(e)
+	s.registerCreditRoutes(e)
+	return e
+}
+
+// accessLog logs one line per request with its id, route and latency.
+func (s *Server) accessLog() echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogURIPath: true, LogMethod: true, LogLatency: true,
+		LogRequestID: true, LogRemoteIP: true, LogRoutePath: true, LogError: true,
+		HandleError: true, // run the error handler first so the logged status is the real one
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelInfo
+			if v.Status >= 500 {
+				level = slog.LevelError
+			}
+			s.log.LogAttrs(c.Request().Context(), level, "http",
+				slog.String("id", v.RequestID), slog.String("method", v.Method),
+				slog.String("path", v.URIPath), slog.String("route", v.RoutePath),
+				slog.Int("status", v.Status), slog.Duration("latency", v.Latency),
+				slog.String("ip", v.RemoteIP))
+			return nil
+		},
+	})
+}
+
+func (s *Server) handleHealthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) handleReadyz(c echo.Context) error {
+	if s.deps.Ready != nil {
+		if err := s.deps.Ready(c.Request().Context()); err != nil {
+			s.log.Warn("not ready", "err", err)
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
