@@ -30,7 +30,9 @@ func newClerkVerifier(ctx context.Context, cfg Config) (*clerkVerifier, error) {
 	}
 	keys, err := keyfunc.NewDefaultOverrideCtx(ctx, []string{jwksURL}, keyfunc.Override{
 		RefreshErrorHandlerFunc: func(u string) func(context.Context, error) {
-			return func(ctx context.Context, err error) { cfg.Logger.Warn("clerk jwks refresh failed", "url", u, "err", err) }
+			return func(ctx context.Context, err error) {
+				cfg.Logger.Warn("clerk jwks refresh failed", "url", u, "err", err)
+			}
 		},
 	})
 	if err != nil {
