@@ -1,0 +1,45 @@
+# Aibud — `make run` starts the service on its embedded defaults,
+# `make test` installs what the tests need and runs them.
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin:$(shell go env GOPATH 2>/dev/null)/bin
+GO ?= go
+STRIPE_MOCK_VERSION := v0.183.0
+
+.PHONY: run build test test-deps bench lint fuzz clean
+
+run: ## start Aibud on http://localhost:8080 with data in ./data
+	$(GO) run ./cmd/aibud serve
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/aibud ./cmd/aibud
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/evolutionsim ./cmd/evolutionsim
+
+test: test-deps ## every test, with the race detector; fuzz seed corpora included
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+# test-deps installs the real parts the tests talk to, when missing:
+# redis-server and Chromium from Debian, stripe-mock through the Go proxy.
+test-deps:
+	@missing=""; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	[ -x /usr/lib/chromium/chromium ] || command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v stripe-mock >/dev/null || { echo "installing stripe-mock $(STRIPE_MOCK_VERSION)"; $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION); }
+
+bench: ## short benchmarks; figures go to BENCHMARKS.md
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./store/ ./queue/
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+fuzz: ## each fuzz target for 60 s
+	$(GO) test -run '^$$' -fuzz FuzzEvolutionWebhook -fuzztime 60s ./whatsapp/evolution/
+
+clean:
+	rm -rf bin
