@@ -36,7 +36,8 @@ func ParseWebhook(body []byte, pathEvent string) ([]tenants.GatewayEvent, error)
 	}
 	event := eventName(env.Event)
 	if event == "" {
-		event = eventName(pathEvent[strings.LastIndexByte(pathEvent, '/')+1:])
+		path := strings.TrimRight(pathEvent, "/")
+		event = eventName(path[strings.LastIndexByte(path, '/')+1:])
 	}
 	if event == "" {
 		return nil, errors.New("evolution.ParseWebhook: no event name")

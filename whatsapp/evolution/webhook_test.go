@@ -115,7 +115,7 @@ func gatewayEventCases() []webhookCase {
 		{name: "update deleted ignored", body: updateBody(`"DELETED"`), want: ignored("messages.update:" + sentID + ":DELETED")},
 		{name: "update numeric delivery ack", body: updateBody(`3`), want: statusEvent("messages.update", sentID, tenants.StatusDelivered)},
 		{name: "update by events path", body: `{"instance":"shop1","data":{"keyId":"` + sentID + `","fromMe":true,"status":"READ"}}`,
-			path: "messages-update", want: statusEvent("messages.update", sentID, tenants.StatusRead)},
+			path: "/hook/messages-update/", want: statusEvent("messages.update", sentID, tenants.StatusRead)},
 		{name: "send message text", file: "send_message_text", want: statusEvent("send.message", sentID, tenants.StatusSent)},
 		{name: "send message poll", file: "send_message_poll", want: statusEvent("send.message", "3EB0FFEEDDCCBBAA998877", tenants.StatusSent)},
 	}
