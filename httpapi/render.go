@@ -54,6 +54,23 @@ var templateFuncs = template.FuncMap{
 		return strings.ToUpper(r[:1]) + r[1:]
 	},
 	"thousands": thousands,
+	"phone":     formatPhone,
+	// qrsrc lets a QR data URL from the gateway into an img src; anything
+	// that is not a base64 PNG is dropped.
+	"qrsrc": func(s string) template.URL {
+		if strings.HasPrefix(s, "data:image/png;base64,") && !strings.ContainsAny(s, "\"'<> ") {
+			return template.URL(s)
+		}
+		return ""
+	},
+}
+
+// formatPhone shows E.164 digits with their plus sign.
+func formatPhone(digits string) string {
+	if digits == "" {
+		return ""
+	}
+	return "+" + digits
 }
 
 // thousands formats 12345 as "12,345".

@@ -35,9 +35,22 @@ type Config struct {
 type Deps struct {
 	Accounts *tenants.Accounts
 	Credits  tenants.Credits
+	Numbers  *tenants.Numbers
+	// ParseWebhook turns a gateway webhook body (and the event name from a
+	// by-events path, if any) into domain events.
+	ParseWebhook func(body []byte, pathEvent string) ([]tenants.GatewayEvent, error)
+	// Sandbox, when set, offers "simulate" buttons for numbers on the
+	// sandbox shard (SandboxShardID); nothing reaches real WhatsApp there.
+	Sandbox        Sandbox
+	SandboxShardID string
 	// Ready reports whether the server can do work (catalog open, Redis
 	// answers); nil means always ready.
 	Ready func(ctx context.Context) error
+}
+
+// Sandbox is the control side of the sandbox gateway.
+type Sandbox interface {
+	Scan(ctx context.Context, instanceName, number, profileName string) error
 }
 
 // Server is the HTTP server's handlers and their shared state.
@@ -119,6 +132,9 @@ func (s *Server) newEcho() *echo.Echo {
 	registerStatic(e)
 	s.registerAccountRoutes(e)
 	s.registerCreditRoutes(e)
+	s.registerNumberRoutes(e)
+	s.registerSettingsRoutes(e)
+	s.registerWebhookRoutes(e)
 	return e
 }
 

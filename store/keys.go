@@ -25,5 +25,6 @@ const (
 	keyReservation = "reservation/"    // reservation/<ref> → reservation{Amount, Refunded}
 	keyInstance    = "instance/"       // instance/<instance id> → tenants.Instance
 	keyDedupe      = "dedupe/"         // dedupe/<event key> → marker, so webhooks apply once
+	keyEvent       = "event/"          // event/<ulid> → a gateway event as received (the inbox log)
 	keySettings    = "settings"        // → tenants.Settings
 )

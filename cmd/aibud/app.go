@@ -13,6 +13,8 @@ import (
 	"github.com/aibud/aibud/queue"
 	"github.com/aibud/aibud/store"
 	"github.com/aibud/aibud/tenants"
+	"github.com/aibud/aibud/whatsapp"
+	"github.com/aibud/aibud/whatsapp/sandbox"
 	"github.com/robfig/cron/v3"
 )
 
@@ -23,12 +25,15 @@ type Main struct {
 	Config Config
 	Logger *slog.Logger
 
-	Store  *store.Store
-	Redis  *queue.Redis
-	Queue  *queue.Client
-	Worker *queue.Worker
-	Cron   *cron.Cron
-	HTTP   *http.Server
+	Store    *store.Store
+	Gateways *whatsapp.Registry
+	Sandbox  *sandbox.Gateway // nil when an Evolution server is configured
+	Numbers  *tenants.Numbers
+	Redis    *queue.Redis
+	Queue    *queue.Client
+	Worker   *queue.Worker
+	Cron     *cron.Cron
+	HTTP     *http.Server
 
 	listener net.Listener
 	cancel   context.CancelFunc // stops background work bound to the process
@@ -54,6 +59,9 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.Store, err = store.Open(store.Options{Dir: cfg.DataDir, MaxOpenTenants: cfg.MaxOpenTenants, Logger: m.Logger}); err != nil {
 		return fmt.Errorf("AIBUD_DATA_DIR: %w", err)
 	}
+	if err := m.startGateways(ctx); err != nil {
+		return err
+	}
 	if m.Redis, err = queue.Connect(ctx, queue.RedisConfig{URL: cfg.RedisURL}, m.Logger); err != nil {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
@@ -78,14 +86,28 @@ func (m *Main) Run(ctx context.Context) error {
 func (m *Main) accounts() *tenants.Accounts {
 	return &tenants.Accounts{
 		Catalog: m.Store, Databases: m.Store, Credits: m.Store,
-		Hasher: httpapi.Argon2idHasher{}, NewID: store.NewID, Now: time.Now, Logger: m.Logger,
+		Hasher: httpapi.Argon2idHasher{}, NewID: store.NewID, Now: m.now, Logger: m.Logger,
 	}
+}
+
+func (m *Main) now() time.Time { return time.Now() }
+
+// sandboxControl is the sandbox for the "simulate" buttons, or nil (an
+// interface holding a nil pointer would not compare equal to nil).
+func (m *Main) sandboxControl() httpapi.Sandbox {
+	if m.Sandbox == nil {
+		return nil
+	}
+	return m.Sandbox
 }
 
 func (m *Main) startHTTP(bg context.Context, secret []byte) error {
 	srv, err := httpapi.New(bg, httpapi.Config{
 		PublicURL: m.Config.PublicURL, Secret: secret, ClerkIssuer: m.Config.ClerkIssuer, Logger: m.Logger,
-	}, httpapi.Deps{Accounts: m.accounts(), Credits: m.Store, Ready: m.ready})
+	}, httpapi.Deps{
+		Accounts: m.accounts(), Credits: m.Store, Numbers: m.Numbers, ParseWebhook: parseWebhook,
+		Sandbox: m.sandboxControl(), SandboxShardID: sandboxShardID, Ready: m.ready,
+	})
 	if err != nil {
 		return err
 	}
@@ -146,6 +168,9 @@ func (m *Main) Close() error {
 	}
 	if m.cancel != nil {
 		m.cancel()
+	}
+	if m.Sandbox != nil {
+		m.Sandbox.Close()
 	}
 	if m.Queue != nil {
 		errs = append(errs, m.Queue.Close())

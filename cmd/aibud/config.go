@@ -28,6 +28,8 @@ type Config struct {
 	Roles          []string
 	ClerkIssuer    string
 	LogLevel       slog.Level
+	EvolutionURL   string // registers the "default" gateway shard at start-up
+	EvolutionKey   string
 }
 
 // setting describes one configuration value: its environment variable, flag
@@ -113,6 +115,20 @@ func settings() []setting {
 			c.ClerkIssuer = v
 			return nil
 		}},
+		{"EVOLUTION_API_URL", "evolution-url", "", "Evolution API server registered as the default gateway shard; empty uses the sandbox gateway", func(c *Config, v string) error {
+			if v != "" {
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return fmt.Errorf("want the gateway's http(s) base URL, got %q", v)
+				}
+			}
+			c.EvolutionURL = strings.TrimSuffix(v, "/")
+			return nil
+		}},
+		{"EVOLUTION_API_KEY", "evolution-key", "", "global API key of that Evolution server (AUTHENTICATION_API_KEY there)", func(c *Config, v string) error {
+			c.EvolutionKey = v
+			return nil
+		}},
 		{"AIBUD_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(c *Config, v string) error {
 			return c.LogLevel.UnmarshalText([]byte(v))
 		}},
@@ -157,6 +173,9 @@ func LoadConfig(args []string, getenv func(string) string) (Config, error) {
 		if err := s.set(&c, *flagVals[s.flag]); err != nil {
 			return c, fmt.Errorf("%s (-%s): %w", s.env, s.flag, err)
 		}
+	}
+	if c.EvolutionURL != "" && c.EvolutionKey == "" {
+		return c, errors.New("EVOLUTION_API_KEY (-evolution-key): required when EVOLUTION_API_URL is set")
 	}
 	return c, nil
 }

@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/aibud/aibud/tenants"
+	"github.com/dgraph-io/badger/v4"
+	"github.com/oklog/ulid/v2"
+)
+
+// dedupeTTL bounds how long webhook dedupe markers are kept: gateways retry
+// for minutes (Evolution: up to 10 attempts, 5 s doubling to 300 s), so a
+// week is far beyond any redelivery.
+const dedupeTTL = 7 * 24 * time.Hour
+
+// PutInstance stores an instance in its tenant's DB.
+func (s *Store) PutInstance(ctx context.Context, in tenants.Instance) error {
+	return wrap("store.PutInstance", s.tenantUpdate(ctx, in.TenantID, func(txn *badger.Txn) error {
+		return setJSON(txn, keyInstance+in.ID, in)
+	}))
+}
+
+// Instance returns one instance of a tenant.
+func (s *Store) Instance(ctx context.Context, tenantID, id string) (tenants.Instance, error) {
+	var in tenants.Instance
+	err := s.tenantView(ctx, tenantID, func(txn *badger.Txn) error { return getJSON(txn, keyInstance+id, &in) })
+	return in, wrap("store.Instance", notFound(err, "WhatsApp number"))
+}
+
+// Instances returns a tenant's instances, oldest first.
+func (s *Store) Instances(ctx context.Context, tenantID string) ([]tenants.Instance, error) {
+	var out []tenants.Instance
+	err := s.tenantView(ctx, tenantID, func(txn *badger.Txn) error {
+		return scanJSON(txn, keyInstance, func(in tenants.Instance) error { out = append(out, in); return nil })
+	})
+	return out, wrap("store.Instances", err)
+}
+
+// UpdateInstance reads, changes and writes an instance in one transaction.
+func (s *Store) UpdateInstance(ctx context.Context, tenantID, id string, fn func(*tenants.Instance) error) (tenants.Instance, error) {
+	var in tenants.Instance
+	err := s.tenantUpdate(ctx, tenantID, func(txn *badger.Txn) error {
+		if err := getJSON(txn, keyInstance+id, &in); err != nil {
+			return notFound(err, "WhatsApp number")
+		}
+		if err := fn(&in); err != nil {
+			return err
+		}
+		return setJSON(txn, keyInstance+id, in)
+	})
+	return in, wrap("store.UpdateInstance", err)
+}
+
+// DeleteInstance removes an instance record.
+func (s *Store) DeleteInstance(ctx context.Context, tenantID, id string) error {
+	return wrap("store.DeleteInstance", s.tenantUpdate(ctx, tenantID, func(txn *badger.Txn) error {
+		return txn.Delete([]byte(keyInstance + id))
+	}))
+}
+
+// ApplyEvents implements tenants.InstanceStore: each event not seen before
+// is appended to the tenant's event log (the record later stages read) and
+// connection/QR events update the instance, all in one durable commit.
+func (s *Store) ApplyEvents(ctx context.Context, tenantID, instanceID string, events []tenants.GatewayEvent, now time.Time) (int, error) {
+	var fresh int
+	err := s.tenantUpdate(ctx, tenantID, func(txn *badger.Txn) error {
+		fresh = 0
+		var in tenants.Instance
+		if err := getJSON(txn, keyInstance+instanceID, &in); err != nil {
+			return notFound(err, "WhatsApp number")
+		}
+		changed := false
+		for _, ev := range events {
+			if ev.DedupeKey != "" {
+				seen, err := exists(txn, keyDedupe+ev.DedupeKey)
+				if err != nil {
+					return err
+				}
+				if seen {
+					continue
+				}
+				if err := txn.SetEntry(badger.NewEntry([]byte(keyDedupe+ev.DedupeKey), nil).WithTTL(dedupeTTL)); err != nil {
+					return err
+				}
+			}
+			fresh++
+			if ev.Kind == tenants.EventIgnored {
+				continue
+			}
+			if in.ApplyEvent(ev, now) {
+				changed = true
+			}
+			if err := setJSON(txn, keyEvent+ulid.Make().String(), storedEvent{InstanceID: instanceID, At: now, Event: ev}); err != nil {
+				return err
+			}
+		}
+		if changed {
+			return setJSON(txn, keyInstance+instanceID, in)
+		}
+		return nil
+	})
+	return fresh, wrap("store.ApplyEvents", err)
+}
+
+// storedEvent is one entry of a tenant's gateway event log.
+type storedEvent struct {
+	InstanceID string               `json:"instance_id"`
+	At         time.Time            `json:"at"`
+	Event      tenants.GatewayEvent `json:"event"`
+}
+
+func (s *Store) tenantView(ctx context.Context, tenantID string, fn func(*badger.Txn) error) error {
+	return s.WithTenant(ctx, tenantID, func(h *TenantDB) error { return h.DB.View(fn) })
+}
+
+// tenantUpdate runs fn in a read-write transaction on the tenant's DB,
+// retrying on conflicts with concurrent writers.
+func (s *Store) tenantUpdate(ctx context.Context, tenantID string, fn func(*badger.Txn) error) error {
+	return s.WithTenant(ctx, tenantID, func(h *TenantDB) error {
+		var err error
+		for range 10 {
+			if err = h.DB.Update(fn); !errors.Is(err, badger.ErrConflict) {
+				return err
+			}
+		}
+		return err
+	})
+}

@@ -1,0 +1,283 @@
+package tenants
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Numbers is the "connect WhatsApp" use case: a tenant's numbers, their
+// placement on gateway shards, QR codes and the events gateways send back.
+type Numbers struct {
+	Catalog   Catalog
+	Shards    ShardCatalog
+	Instances InstanceStore
+	Gateways  Gateways
+	PublicURL string // webhook URLs are PublicURL + /webhooks/evolution/<token>
+	NewID     func() string
+	Now       func() time.Time
+	Logger    *slog.Logger
+}
+
+// qrStale is how old a stored QR may be before the gateway is asked again;
+// gateways rotate QRs every ~45 s and also push new ones by webhook.
+const qrStale = 20 * time.Second
+
+// Connect adds a number slot for the tenant on a shard with room and starts
+// the QR flow. number (digits) asks for a pairing code instead of a scan.
+func (n *Numbers) Connect(ctx context.Context, t Tenant, name, number string) (Instance, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		name = "WhatsApp number"
+	}
+	if utf8.RuneCountInString(name) > 60 {
+		return Instance{}, Invalid("name", "Name must be at most 60 characters.")
+	}
+	if number, err := normalizePairingNumber(number); err != nil {
+		return Instance{}, err
+	} else if err := n.checkAllowed(ctx, t); err != nil {
+		return Instance{}, err
+	} else {
+		return n.create(ctx, t, name, number)
+	}
+}
+
+func (n *Numbers) checkAllowed(ctx context.Context, t Tenant) error {
+	if t.Status != TenantActive {
+		return Errorf(EFORBIDDEN, "This account is suspended.")
+	}
+	plan, _ := LookupPlan(t.Plan)
+	have, err := n.Instances.Instances(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	if len(have) >= plan.Numbers {
+		return Errorf(EFORBIDDEN, "Your %s plan allows %d WhatsApp number%s. Remove one or upgrade your plan to connect another.",
+			plan.Name, plan.Numbers, plural(plan.Numbers))
+	}
+	return nil
+}
+
+func (n *Numbers) create(ctx context.Context, t Tenant, name, number string) (Instance, error) {
+	now := n.Now().UTC()
+	in := Instance{ID: n.NewID(), TenantID: t.ID, Name: name, State: StateClose,
+		GatewayToken: randomToken(), WebhookToken: randomToken(), CreatedAt: now, UpdatedAt: now}
+	in.GatewayName = "aibud-" + strings.ToLower(in.ID)
+	shard, overloaded, err := n.Shards.PlaceInstance(ctx, in.WebhookToken, InstanceRoute{TenantID: t.ID, InstanceID: in.ID})
+	if err != nil {
+		return Instance{}, err
+	}
+	if overloaded {
+		n.Logger.Warn("every gateway shard is above 80% of its capacity: add a gateway server", "shard", shard.ID, "in_use", shard.InUse, "capacity", shard.Capacity)
+	}
+	in.ShardID = shard.ID
+	gw, err := n.Gateways.Gateway(shard)
+	if err == nil {
+		var qr QRCode
+		_, qr, err = gw.CreateInstance(ctx, CreateInstanceRequest{
+			Name: in.GatewayName, Token: in.GatewayToken, Number: number,
+			WebhookURL: n.PublicURL + "/webhooks/evolution/" + in.WebhookToken,
+		})
+		in.setQR(qr, now)
+	}
+	if err == nil {
+		err = n.Instances.PutInstance(ctx, in)
+	}
+	if err != nil {
+		if rerr := n.Shards.ReleaseInstance(ctx, shard.ID, in.WebhookToken); rerr != nil {
+			n.Logger.Error("release shard slot", "shard", shard.ID, "err", rerr)
+		}
+		return Instance{}, gatewayFailure("connect", err)
+	}
+	n.Logger.Info("whatsapp number added", "tenant", t.ID, "instance", in.ID, "shard", shard.ID)
+	return in, nil
+}
+
+// setQR records what the gateway answered to a create or connect call.
+func (in *Instance) setQR(qr QRCode, now time.Time) {
+	switch {
+	case qr.State == StateOpen:
+		in.State = StateOpen
+	case qr.Image != "" || qr.PairingCode != "":
+		in.State, in.QR, in.QRAt, in.Refused = StateConnecting, qr, now, false
+		in.QR.State = StateConnecting
+	default: // the gateway has no QR yet ({"count":0}); the page polls again
+		in.State = StateConnecting
+	}
+	in.UpdatedAt = now
+}
+
+// List returns the tenant's numbers.
+func (n *Numbers) List(ctx context.Context, tenantID string) ([]Instance, error) {
+	return n.Instances.Instances(ctx, tenantID)
+}
+
+// Get returns one of the tenant's numbers; another tenant's id is not found.
+func (n *Numbers) Get(ctx context.Context, tenantID, id string) (Instance, error) {
+	return n.Instances.Instance(ctx, tenantID, id)
+}
+
+// QR returns the code to scan, asking the gateway for a new one when the
+// stored one is missing or old. A number given here asks for a pairing code.
+func (n *Numbers) QR(ctx context.Context, tenantID, id, number string) (Instance, error) {
+	in, err := n.Get(ctx, tenantID, id)
+	if err != nil || in.State == StateOpen {
+		return in, err
+	}
+	number, err = normalizePairingNumber(number)
+	if err != nil {
+		return in, err
+	}
+	fresh := in.QR.Image != "" && n.Now().Sub(in.QRAt) < qrStale
+	if fresh && !in.Refused && (number == "" || in.QR.PairingCode != "") {
+		return in, nil
+	}
+	gw, err := n.gateway(ctx, in)
+	if err != nil {
+		return in, err
+	}
+	qr, err := gw.Connect(ctx, in.Ref(), number)
+	if err != nil {
+		return in, gatewayFailure("qr", err)
+	}
+	now := n.Now().UTC()
+	return n.Instances.UpdateInstance(ctx, tenantID, id, func(cur *Instance) error {
+		if cur.State != StateOpen { // a webhook may have connected it meanwhile
+			cur.setQR(qr, now)
+		}
+		return nil
+	})
+}
+
+// Logout disconnects the phone; the number stays and can connect again.
+func (n *Numbers) Logout(ctx context.Context, tenantID, id string) (Instance, error) {
+	in, err := n.Get(ctx, tenantID, id)
+	if err != nil {
+		return in, err
+	}
+	gw, err := n.gateway(ctx, in)
+	if err != nil {
+		return in, err
+	}
+	if err := gw.Logout(ctx, in.Ref()); err != nil {
+		return in, gatewayFailure("logout", err)
+	}
+	now := n.Now().UTC()
+	return n.Instances.UpdateInstance(ctx, tenantID, id, func(cur *Instance) error {
+		cur.State, cur.QR, cur.UpdatedAt = StateClose, QRCode{}, now
+		return nil
+	})
+}
+
+// Remove deletes the number at its gateway and here, freeing its slot.
+func (n *Numbers) Remove(ctx context.Context, tenantID, id string) error {
+	in, err := n.Get(ctx, tenantID, id)
+	if err != nil {
+		return err
+	}
+	gw, err := n.gateway(ctx, in)
+	if err != nil {
+		return err
+	}
+	if err := gw.DeleteInstance(ctx, in.Ref()); err != nil {
+		return gatewayFailure("remove", err)
+	}
+	if err := n.Instances.DeleteInstance(ctx, tenantID, id); err != nil {
+		return err
+	}
+	n.Logger.Info("whatsapp number removed", "tenant", tenantID, "instance", id)
+	return n.Shards.ReleaseInstance(ctx, in.ShardID, in.WebhookToken)
+}
+
+// Intake applies the events a gateway posted to a webhook token. An unknown
+// token is ENOTFOUND; events naming another instance than the token's are
+// EINVALID, so one tenant's token can never touch another's data.
+func (n *Numbers) Intake(ctx context.Context, token string, events []GatewayEvent) (int, error) {
+	route, err := n.Shards.Route(ctx, token)
+	if err != nil {
+		return 0, err
+	}
+	in, err := n.Instances.Instance(ctx, route.TenantID, route.InstanceID)
+	if err != nil {
+		return 0, err
+	}
+	for _, ev := range events {
+		if ev.Instance != "" && ev.Instance != in.GatewayName {
+			return 0, Invalid("instance", "Event is for instance %q, not this webhook's.", ev.Instance)
+		}
+	}
+	return n.Instances.ApplyEvents(ctx, route.TenantID, route.InstanceID, events, n.Now().UTC())
+}
+
+func (n *Numbers) gateway(ctx context.Context, in Instance) (Gateway, error) {
+	shards, err := n.Shards.Shards(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range shards {
+		if s.ID == in.ShardID {
+			return n.Gateways.Gateway(s)
+		}
+	}
+	return nil, Errorf(EUNAVAILABLE, "The gateway server of this number is gone. Remove the number and connect it again.")
+}
+
+// gatewayFailure turns a gateway error into what the user should read.
+func gatewayFailure(op string, err error) error {
+	if ErrorCode(err) != EINTERNAL {
+		return err
+	}
+	var ge *GatewayError
+	if errors.As(err, &ge) {
+		if ge.Temporary {
+			return fmt.Errorf("%w (%v)", Errorf(EUNAVAILABLE, "The WhatsApp gateway is not answering. Try again in a minute."), err)
+		}
+		return fmt.Errorf("%w (%v)", Errorf(EUNAVAILABLE, "The WhatsApp gateway refused to %s: %s", op, ge.Message), err)
+	}
+	return err
+}
+
+// normalizePairingNumber keeps the digits of a phone number typed for a
+// pairing code (country code included, as WhatsApp wants it).
+func normalizePairingNumber(raw string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if raw == "" {
+		return "", nil
+	}
+	var b strings.Builder
+	for _, r := range raw {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case r == '+' || r == ' ' || r == '-' || r == '(' || r == ')' || r == '.':
+		default:
+			return "", Invalid("number", "Phone number %q may only hold digits, spaces and + - ( ).", raw)
+		}
+	}
+	if d := b.String(); len(d) < 8 || len(d) > 15 {
+		return "", Invalid("number", "Phone number must have 8 to 15 digits with the country code.")
+	} else {
+		return d, nil
+	}
+}
+
+func randomToken() string {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic("tenants: crypto/rand failed: " + err.Error()) // never happens on supported systems
+	}
+	return hex.EncodeToString(b)
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
