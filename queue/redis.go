@@ -84,7 +84,7 @@ func Connect(ctx context.Context, cfg RedisConfig, logger *slog.Logger) (*Redis,
 	if err != nil {
 		return nil, err
 	}
-	r := &Redis{opts: opts, client: redis.NewClient(cloneOptions(opts)), addr: opts.Addr, logger: logger}
+	r := &Redis{opts: opts, client: newPingClient(opts), addr: opts.Addr, logger: logger}
 	wait := cfg.Wait
 	if wait <= 0 {
 		wait = defaultRedisWait
@@ -98,8 +98,8 @@ func Connect(ctx context.Context, cfg RedisConfig, logger *slog.Logger) (*Redis,
 }
 
 // parseRedisURL accepts redis:// and rediss:// only. Errors name REDIS_URL,
-// the setting the operator has to fix, and never echo the URL itself because
-// it usually carries a password.
+// the setting the operator has to fix, and show the URL only with its
+// password redacted, because error text ends up in logs.
 func parseRedisURL(raw string) (*redis.Options, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -129,7 +129,7 @@ func startEmbedded(ctx context.Context, logger *slog.Logger) (*Redis, error) {
 	opts := &redis.Options{Addr: m.Addr()}
 	r := &Redis{
 		opts:      opts,
-		client:    redis.NewClient(cloneOptions(opts)),
+		client:    newPingClient(opts),
 		addr:      m.Addr(),
 		logger:    logger,
 		mini:      m,
@@ -244,6 +244,17 @@ type connOpt struct {
 // MakeRedisClient returns a new client on its own copy of the options.
 func (c connOpt) MakeRedisClient() interface{} {
 	return redis.NewClient(cloneOptions(c.opts))
+}
+
+// newPingClient returns the client behind Connect and Ping. It makes one
+// attempt per call, without go-redis's own dial and command retries, so that
+// Connect's loop decides the pacing and /readyz answers promptly.
+func newPingClient(opts *redis.Options) *redis.Client {
+	o := cloneOptions(opts)
+	o.MaxRetries = -1
+	o.DialerRetries = 1
+	o.PoolSize = 2
+	return redis.NewClient(o)
 }
 
 // cloneOptions copies opts so that no two clients share mutable state.

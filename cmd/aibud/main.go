@@ -1,6 +1,7 @@
 // Command aibud runs the Aibud service and its tools.
 //
 //	aibud serve        run the web server, the queue worker and the scheduler
+//	aibud shard        add, list and drain WhatsApp gateway servers
 //	aibud version      print the version
 package main
 
@@ -40,6 +41,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], getenv, stderr)
+	case "shard":
+		return shardCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "aibud", version)
 		return nil
@@ -56,6 +59,7 @@ func usage(w io.Writer) {
 
 Commands:
   serve      run Aibud (web, worker and cron roles; see aibud serve -h)
+  shard      manage WhatsApp gateway servers: add, list, drain, undrain
   version    print the version
 `)
 }

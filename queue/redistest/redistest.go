@@ -27,7 +27,7 @@ const (
 	// startAttempts covers the small window in which another process may
 	// take the free port between choosing it and redis-server binding it.
 	startAttempts = 3
-	installHint   = "install it (Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis)"
+	installHint   = "install redis-server (Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis)"
 )
 
 // Server is a Redis started for one test and stopped by tb.Cleanup. Its
@@ -64,7 +64,7 @@ func StartServer(tb testing.TB) *Server {
 		if os.Getenv("CI") == "true" {
 			tb.Fatalf("redis-server not found on PATH and CI=true, so no miniredis fallback: %s", installHint)
 		}
-		tb.Logf("redis-server not found: falling back to miniredis (%s to test against the real thing)", installHint)
+		tb.Logf("redis-server not found: falling back to miniredis; to test against a real Redis, %s", installHint)
 		return startMini(tb)
 	}
 	s := &Server{tb: tb, bin: bin, dir: tb.TempDir()}
@@ -150,7 +150,8 @@ func readLog(path string) string {
 	return string(b)
 }
 
-// command sends one inline command and returns the first line of the reply.
+// command sends one command (space-separated words, as a RESP array, which
+// miniredis understands too) and returns the first line of the reply.
 func command(addr, cmd string) (string, error) {
 	conn, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
@@ -160,7 +161,12 @@ func command(addr, cmd string) (string, error) {
 	if err := conn.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
 		return "", err
 	}
-	if _, err := conn.Write([]byte(cmd + "\r\n")); err != nil {
+	words := strings.Fields(cmd)
+	req := fmt.Sprintf("*%d\r\n", len(words))
+	for _, w := range words {
+		req += fmt.Sprintf("$%d\r\n%s\r\n", len(w), w)
+	}
+	if _, err := conn.Write([]byte(req)); err != nil {
 		return "", err
 	}
 	line, err := bufio.NewReader(conn).ReadString('\n')
