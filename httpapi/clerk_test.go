@@ -57,10 +57,10 @@ func (ci *clerkIssuer) token(t *testing.T, claims jwt.MapClaims, key *rsa.Privat
 
 func TestClerkTokens(t *testing.T) {
 	ci := newClerkIssuer(t)
-	env := newTestEnv(t, func(c *Config) { c.ClerkIssuer = ci.url })
+	env := newTestEnv(t, func(c *Config, _ *Deps) { c.ClerkIssuer = ci.url })
 	now := env.clock.Now()
 	claims := func(mod func(jwt.MapClaims)) jwt.MapClaims {
-		c := jwt.MapClaims{"iss": ci.url, "sub": "user_2abc", "azp": "http://127.0.0.1", "exp": now.Add(time.Minute).Unix(), "iat": now.Unix()}
+		c := jwt.MapClaims{"iss": ci.url, "sub": "user_2abc", "azp": env.srv.URL, "exp": now.Add(time.Minute).Unix(), "iat": now.Unix()}
 		if mod != nil {
 			mod(c)
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/aibud/aibud/store"
 	"github.com/aibud/aibud/tenants"
+	"github.com/aibud/aibud/whatsapp"
+	"github.com/aibud/aibud/whatsapp/evolution"
 )
 
 // testClock is a settable clock shared by the server and the domain.
@@ -38,7 +41,7 @@ type testEnv struct {
 	api   *Server
 }
 
-type envOption func(*Config)
+type envOption func(*Config, *Deps)
 
 // newTestEnv runs the real Echo router over a real store in a temp dir.
 func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
@@ -52,17 +55,30 @@ func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
 	t.Cleanup(func() { st.Close() })
 	accounts := &tenants.Accounts{Catalog: st, Databases: st, Credits: st, Hasher: Argon2idHasher{},
 		NewID: store.NewID, Now: clock.Now, Logger: logger}
-	cfg := Config{PublicURL: "http://127.0.0.1", Secret: []byte("test-secret-test-secret-test-secret!"), Logger: logger, Now: clock.Now, BodyLimit: "4K"}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	api, err := New(ctx, cfg, Deps{Accounts: accounts, Credits: st})
+	// Listen first so that the public URL (in webhook URLs given to
+	// gateways) is the real address of the test server.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(api.Handler())
+	publicURL := "http://" + ln.Addr().String()
+	cfg := Config{PublicURL: publicURL, Secret: []byte("test-secret-test-secret-test-secret!"), Logger: logger, Now: clock.Now, BodyLimit: "4K"}
+	deps := Deps{Accounts: accounts, Credits: st, ParseWebhook: evolution.ParseWebhook,
+		Numbers: &tenants.Numbers{Catalog: st, Shards: st, Instances: st, Gateways: &whatsapp.Registry{Logger: logger},
+			PublicURL: publicURL, NewID: store.NewID, Now: clock.Now, Logger: logger}}
+	for _, o := range opts {
+		o(&cfg, &deps)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	api, err := New(ctx, cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(api.Handler())
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &testEnv{srv: srv, store: st, clock: clock, api: api}
 }
