@@ -87,7 +87,8 @@ func (a *Accounts) createAccount(ctx context.Context, u User, company string) (A
 	if company == "" {
 		company = defaultCompanyName(u.Email)
 	}
-	t := Tenant{ID: a.NewID(), Name: company, Plan: PlanStarter, Status: TenantActive, CreatedAt: now}
+	t := Tenant{ID: a.NewID(), Name: company, Plan: PlanStarter, Status: TenantActive,
+		Region: DefaultRegion, TimeZone: DefaultTimeZone, CreatedAt: now}
 	u.TenantID, u.CreatedAt = t.ID, now
 	if err := a.Databases.CreateTenantDB(ctx, t.ID); err != nil {
 		return Account{}, fmt.Errorf("tenants.Signup create db: %w", err)

@@ -19,11 +19,37 @@ const (
 // Tenant is one client business. Its operational data lives in its own
 // database; the catalog keeps this record.
 type Tenant struct {
-	ID        string       `json:"id"`
-	Name      string       `json:"name"`
-	Plan      PlanID       `json:"plan"`
-	Status    TenantStatus `json:"status"`
-	CreatedAt time.Time    `json:"created_at"`
+	ID     string       `json:"id"`
+	Name   string       `json:"name"`
+	Plan   PlanID       `json:"plan"`
+	Status TenantStatus `json:"status"`
+	// Region is the ISO 3166 country for phone numbers typed without a
+	// country code; TimeZone (IANA) is for schedules and quiet hours.
+	Region    string    `json:"region"`
+	TimeZone  string    `json:"time_zone"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Defaults for a new tenant until its owner sets them in Settings.
+const (
+	DefaultRegion   = "US"
+	DefaultTimeZone = "UTC"
+)
+
+// Location returns the tenant's time zone, UTC when unset or unknown.
+func (t Tenant) Location() *time.Location {
+	if loc, err := time.LoadLocation(t.TimeZone); err == nil && t.TimeZone != "" {
+		return loc
+	}
+	return time.UTC
+}
+
+// RegionOrDefault returns the tenant's phone region.
+func (t Tenant) RegionOrDefault() string {
+	if t.Region == "" {
+		return DefaultRegion
+	}
+	return t.Region
 }
 
 // Role is what a user may do.
