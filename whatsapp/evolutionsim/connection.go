@@ -60,23 +60,35 @@ func (s *Sim) newQR(withPairing bool) qrState {
 	return q
 }
 
+// pairingDigits is the number a connecting attempt requests pairing codes
+// for, or "" when the caller gave none.
+func pairingDigits(number string) string {
+	if number == "" {
+		return ""
+	}
+	return jidUser(createJid(number))
+}
+
 // startConnectingLocked moves an instance from close to connecting: it
-// emits CONNECTION_UPDATE connecting, produces QR number 1 and starts the
-// ticker that rotates the QR every QRInterval until scan, logout or limit.
-func (s *Sim) startConnectingLocked(inst *instance, number string) {
+// emits CONNECTION_UPDATE connecting, installs QR number 1 (first, which
+// callers encode before taking the lock, or a new one if first is nil)
+// and starts the ticker that rotates the QR every QRInterval until scan,
+// logout or limit.
+func (s *Sim) startConnectingLocked(inst *instance, number string, first *qrState) {
 	s.stopQRLocked(inst)
 	inst.state = stateConnecting
 	inst.updatedAt = s.now()
 	inst.qr = qrState{}
-	inst.pairNumber = ""
-	if number != "" {
-		inst.pairNumber = jidUser(createJid(number))
-	}
+	inst.pairNumber = pairingDigits(number)
 	s.emitLocked(inst, eventConnectionUpdate, map[string]any{
 		"instance": inst.name, "state": stateConnecting, "statusReason": 200,
 	})
 	withPairing := inst.pairNumber != ""
-	s.applyQRLocked(inst, s.newQR(withPairing))
+	if first == nil || (first.pairingCode != "") != withPairing {
+		q := s.newQR(withPairing)
+		first = &q
+	}
+	s.applyQRLocked(inst, *first)
 	ctx, cancel := context.WithCancel(s.ctx)
 	inst.stopQR = cancel
 	if !s.spawnLocked(func(context.Context) { s.runQR(ctx, inst, withPairing) }) {

@@ -125,7 +125,7 @@ func (s *Sim) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	var qr any
 	if req.QRCode {
-		if !s.wait(r, s.cfg.ConnectWait) {
+		if !s.hold(w, r, s.cfg.ConnectWait) {
 			return
 		}
 		qr = s.connectAnswer(inst)
@@ -181,6 +181,11 @@ func (s *Sim) addInstance(req createRequest) (*instance, bool) {
 		req.Webhook.Enabled = &enabled
 		inst.webhook = s.newWebhookConfig(*req.Webhook)
 	}
+	var first *qrState
+	if req.QRCode { // encoded before locking: it takes milliseconds
+		q := s.newQR(pairingDigits(req.Number) != "")
+		first = &q
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, taken := s.instances[inst.name]; taken {
@@ -191,7 +196,7 @@ func (s *Sim) addInstance(req createRequest) (*instance, bool) {
 	s.instances[inst.name] = inst
 	s.emitLocked(inst, eventInstanceCreate, map[string]any{"instanceName": inst.name, "instanceId": inst.id})
 	if req.QRCode {
-		s.startConnectingLocked(inst, req.Number)
+		s.startConnectingLocked(inst, req.Number, first)
 	}
 	s.log.Info("evolutionsim: instance created", "instance", inst.name, "qrcode", req.QRCode)
 	return inst, true

@@ -50,7 +50,21 @@ func (s *Sim) handleConnect(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	number := r.URL.Query().Get("number")
+	var first *qrState
 	s.mu.Lock()
+	closed := inst.state == stateClose
+	s.mu.Unlock()
+	if closed { // encode the first QR before locking: it takes milliseconds
+		q := s.newQR(pairingDigits(number) != "")
+		first = &q
+	}
+	s.mu.Lock()
+	if s.instances[inst.name] != inst { // deleted since the guard ran
+		s.mu.Unlock()
+		writeEnvelope(w, http.StatusNotFound, []string{fmt.Sprintf("The %q instance does not exist", inst.name)})
+		return
+	}
 	switch inst.state {
 	case stateOpen:
 		resp := stateObject(inst)
@@ -58,9 +72,9 @@ func (s *Sim) handleConnect(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, resp)
 		return
 	case stateClose:
-		s.startConnectingLocked(inst, r.URL.Query().Get("number"))
+		s.startConnectingLocked(inst, number, first)
 		s.mu.Unlock()
-		if !s.wait(r, s.cfg.ConnectWait) {
+		if !s.hold(w, r, s.cfg.ConnectWait) {
 			return
 		}
 	default:

@@ -181,7 +181,7 @@ func (s *Sim) send(w http.ResponseWriter, r *http.Request, inst *instance, out o
 		writeEnvelope(w, status, message)
 		return
 	}
-	if !s.wait(r, time.Duration(out.delay)*time.Millisecond) {
+	if !s.hold(w, r, time.Duration(out.delay)*time.Millisecond) {
 		return
 	}
 	s.mu.Lock()

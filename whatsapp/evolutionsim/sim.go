@@ -228,7 +228,7 @@ func (s *Sim) serveREST(w http.ResponseWriter, r *http.Request, mux *http.ServeM
 	})
 	latency := s.latency
 	s.mu.Unlock()
-	if !s.wait(r, latency) {
+	if !s.hold(w, r, latency) {
 		return
 	}
 	mux.ServeHTTP(w, r)
@@ -260,9 +260,10 @@ func (s *Sim) spawnLocked(fn func(ctx context.Context)) bool {
 	return true
 }
 
-// wait sleeps for d on behalf of a request (delay, latency, connect wait)
-// and reports false when the client went away or the Sim is closing.
-func (s *Sim) wait(r *http.Request, d time.Duration) bool {
+// hold keeps a request open for d (typing delay, latency, connect wait).
+// If the client goes away or the Sim is closing first, it answers 500 and
+// reports false, and the handler must stop without side effects.
+func (s *Sim) hold(w http.ResponseWriter, r *http.Request, d time.Duration) bool {
 	if d <= 0 {
 		return true
 	}
@@ -272,10 +273,10 @@ func (s *Sim) wait(r *http.Request, d time.Duration) bool {
 	case <-t.C:
 		return true
 	case <-r.Context().Done():
-		return false
 	case <-s.ctx.Done():
-		return false
 	}
+	writeEnvelope(w, http.StatusInternalServerError, []string{"Error: request interrupted"})
+	return false
 }
 
 // sleepCtx sleeps for d unless ctx ends first; it reports whether it slept.
