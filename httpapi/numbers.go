@@ -12,13 +12,15 @@ import (
 // settings.go and the gateway webhooks in webhooks.go.
 
 func (s *Server) registerNumberRoutes(e *echo.Echo) {
-	g := e.Group("/api/v1/instances", s.requireAPI)
-	g.POST("", s.handleAPIInstanceCreate)
-	g.GET("", s.handleAPIInstanceList)
-	g.GET("/:id", s.handleAPIInstanceGet)
-	g.GET("/:id/qr", s.handleAPIInstanceQR)
-	g.POST("/:id/logout", s.handleAPIInstanceLogout)
-	g.DELETE("/:id", s.handleAPIInstanceDelete)
+	// Middleware per route, not per group: a group middleware makes Echo
+	// answer 404 for every method under the prefix, hiding 405s.
+	g := e.Group("/api/v1/instances")
+	g.POST("", s.handleAPIInstanceCreate, s.requireAPI)
+	g.GET("", s.handleAPIInstanceList, s.requireAPI)
+	g.GET("/:id", s.handleAPIInstanceGet, s.requireAPI)
+	g.GET("/:id/qr", s.handleAPIInstanceQR, s.requireAPI)
+	g.POST("/:id/logout", s.handleAPIInstanceLogout, s.requireAPI)
+	g.DELETE("/:id", s.handleAPIInstanceDelete, s.requireAPI)
 }
 
 type instanceJSON struct {

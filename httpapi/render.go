@@ -55,6 +55,19 @@ var templateFuncs = template.FuncMap{
 	},
 	"thousands": thousands,
 	"phone":     formatPhone,
+	"voteLabel": voteLabel,
+	"int64":     func(n int) int64 { return int64(n) },
+	"excludedLabel": func(k string) string {
+		switch k {
+		case tenants.ExcludedOptedOut:
+			return "opted out"
+		case tenants.ExcludedInvalid:
+			return "invalid numbers"
+		case tenants.ExcludedDuplicate:
+			return "duplicates"
+		}
+		return k
+	},
 	// qrsrc lets a QR data URL from the gateway into an img src; anything
 	// that is not a base64 PNG is dropped.
 	"qrsrc": func(s string) template.URL {

@@ -33,9 +33,11 @@ type Config struct {
 
 // Deps are the domain services the handlers call.
 type Deps struct {
-	Accounts *tenants.Accounts
-	Credits  tenants.Credits
-	Numbers  *tenants.Numbers
+	Accounts  *tenants.Accounts
+	Credits   tenants.Credits
+	Numbers   *tenants.Numbers
+	Contacts  *tenants.Contacts
+	Campaigns *tenants.Campaigns
 	// ParseWebhook turns a gateway webhook body (and the event name from a
 	// by-events path, if any) into domain events.
 	ParseWebhook func(body []byte, pathEvent string) ([]tenants.GatewayEvent, error)
@@ -51,6 +53,8 @@ type Deps struct {
 // Sandbox is the control side of the sandbox gateway.
 type Sandbox interface {
 	Scan(ctx context.Context, instanceName, number, profileName string) error
+	SimulateReply(ctx context.Context, instanceName, from, text, quotedID string) (string, error)
+	SimulateVote(ctx context.Context, instanceName, from, pollMessageID string, options []string) (string, error)
 }
 
 // Server is the HTTP server's handlers and their shared state.
@@ -135,6 +139,8 @@ func (s *Server) newEcho() *echo.Echo {
 	s.registerNumberRoutes(e)
 	s.registerSettingsRoutes(e)
 	s.registerWebhookRoutes(e)
+	s.registerPollRoutes(e)
+	s.registerCampaignPages(e)
 	return e
 }
 

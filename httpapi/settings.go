@@ -12,17 +12,19 @@ import (
 // The Settings pages: WhatsApp numbers, their QR codes and live state.
 
 func (s *Server) registerSettingsRoutes(e *echo.Echo) {
-	g := e.Group("/app/settings", s.requirePage)
-	g.GET("", s.handleSettingsPage)
-	g.GET("/numbers", s.handleNumbersFragment)
-	g.POST("/numbers", s.handleNumberCreateForm)
-	g.GET("/numbers/:id", s.handleNumberPage)
-	g.GET("/numbers/:id/qr", s.handleQRFragment)
-	g.POST("/numbers/:id/pair", s.handlePairForm)
-	g.POST("/numbers/:id/sandbox-scan", s.handleSandboxScan)
-	g.GET("/numbers/:id/confirm", s.handleNumberConfirm)
-	g.POST("/numbers/:id/logout", s.handleNumberLogoutForm)
-	g.POST("/numbers/:id/remove", s.handleNumberRemoveForm)
+	// Middleware per route, not per group: a group middleware makes Echo
+	// answer 404 for every method under the prefix, hiding 405s.
+	g := e.Group("/app/settings")
+	g.GET("", s.handleSettingsPage, s.requirePage)
+	g.GET("/numbers", s.handleNumbersFragment, s.requirePage)
+	g.POST("/numbers", s.handleNumberCreateForm, s.requirePage)
+	g.GET("/numbers/:id", s.handleNumberPage, s.requirePage)
+	g.GET("/numbers/:id/qr", s.handleQRFragment, s.requirePage)
+	g.POST("/numbers/:id/pair", s.handlePairForm, s.requirePage)
+	g.POST("/numbers/:id/sandbox-scan", s.handleSandboxScan, s.requirePage)
+	g.GET("/numbers/:id/confirm", s.handleNumberConfirm, s.requirePage)
+	g.POST("/numbers/:id/logout", s.handleNumberLogoutForm, s.requirePage)
+	g.POST("/numbers/:id/remove", s.handleNumberRemoveForm, s.requirePage)
 }
 
 // numberView is a number as the pages show it.

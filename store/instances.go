@@ -7,7 +7,6 @@ import (
 
 	"github.com/aibud/aibud/tenants"
 	"github.com/dgraph-io/badger/v4"
-	"github.com/oklog/ulid/v2"
 )
 
 // dedupeTTL bounds how long webhook dedupe markers are kept: gateways retry
@@ -61,8 +60,8 @@ func (s *Store) DeleteInstance(ctx context.Context, tenantID, id string) error {
 }
 
 // ApplyEvents implements tenants.InstanceStore: each event not seen before
-// is appended to the tenant's event log (the record later stages read) and
-// connection/QR events update the instance, all in one durable commit.
+// updates the instance (connection, QR) or the campaign records (message
+// statuses, votes, replies), all in one durable commit.
 func (s *Store) ApplyEvents(ctx context.Context, tenantID, instanceID string, events []tenants.GatewayEvent, now time.Time) (int, error) {
 	var fresh int
 	err := s.tenantUpdate(ctx, tenantID, func(txn *badger.Txn) error {
@@ -86,13 +85,10 @@ func (s *Store) ApplyEvents(ctx context.Context, tenantID, instanceID string, ev
 				}
 			}
 			fresh++
-			if ev.Kind == tenants.EventIgnored {
-				continue
-			}
 			if in.ApplyEvent(ev, now) {
 				changed = true
 			}
-			if err := setJSON(txn, keyEvent+ulid.Make().String(), storedEvent{InstanceID: instanceID, At: now, Event: ev}); err != nil {
+			if err := receive(txn, ev, now); err != nil {
 				return err
 			}
 		}

@@ -25,6 +25,29 @@ const (
 	keyReservation = "reservation/"    // reservation/<ref> → reservation{Amount, Refunded}
 	keyInstance    = "instance/"       // instance/<instance id> → tenants.Instance
 	keyDedupe      = "dedupe/"         // dedupe/<event key> → marker, so webhooks apply once
-	keyEvent       = "event/"          // event/<ulid> → a gateway event as received (the inbox log)
 	keySettings    = "settings"        // → tenants.Settings
+	keyContact     = "contact/"        // contact/<phone> → tenants.Contact (phone: E.164 digits, no plus)
+	keyTag         = "tag/"            // tag/<tag>/<phone> → nil: the tag index of contacts
+	keyConsent     = "consent/"        // consent/<phone>/<ulid> → tenants.ConsentEvent, the consent log
+)
+
+// Tenant DB keys of poll campaigns.
+const (
+	keyPoll        = "poll/"     // poll/<poll id> → tenants.Poll
+	keyMessage     = "msg/"      // msg/<poll id>/<phone> → tenants.Message
+	keyMessageWAID = "waid/"     // waid/<gateway message id> → "<poll id>/<phone>"
+	keyPendStatus  = "pendst/"   // pendst/<gateway message id> → a status that came before the send's answer
+	keyVote        = "vote/"     // vote/<poll id>/<phone> → tenants.Vote (the current selection)
+	keyContactVote = "votec/"    // votec/<phone>/<poll id> → nil (index)
+	keyContactMsg  = "msgc/"     // msgc/<phone>/<poll id> → nil (index)
+	keyReply       = "reply/"    // reply/<ulid> → tenants.Reply
+	keyPollReply   = "replyp/"   // replyp/<poll id>/<ulid> → nil (index)
+	keyContactRepl = "replyc/"   // replyc/<phone>/<ulid> → nil (index)
+	keyLastPoll    = "lastpoll/" // lastpoll/<phone> → the poll id last sent to that phone
+	keyAudience    = "audience/" // audience/<poll id> → the phones, one per line, fixed at send time
+)
+
+// Catalog keys of the campaign reconciler.
+const (
+	keyActive = "active/" // active/<tenant id> → nil: the tenant has campaigns in flight
 )

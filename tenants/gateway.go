@@ -123,6 +123,7 @@ const (
 	StatusDelivered MessageStatus = "delivered"
 	StatusRead      MessageStatus = "read"
 	StatusFailed    MessageStatus = "failed"
+	StatusCancelled MessageStatus = "cancelled" // never sent: its poll was cancelled or the contact opted out
 )
 
 // StatusRank orders statuses so that a late "sent" never overwrites "read".
@@ -136,7 +137,7 @@ func StatusRank(s MessageStatus) int {
 		return 2
 	case StatusRead:
 		return 3
-	case StatusFailed:
+	case StatusFailed, StatusCancelled:
 		return 4
 	}
 	return -1

@@ -25,6 +25,14 @@ type Instance struct {
 	QRAt        time.Time `json:"qr_at"`
 
 	ConnectedAt time.Time `json:"connected_at"` // first time it opened: the warm-up clock
+
+	// Pace is where this number's send schedule stands.
+	Pace PaceCursor `json:"pace"`
+	// The circuit breaker: consecutive failed sends, and a pause with the
+	// reason the campaign page shows.
+	Failures    int       `json:"failures,omitempty"`
+	PausedUntil time.Time `json:"paused_until,omitzero"`
+	PauseReason string    `json:"pause_reason,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }
@@ -50,6 +58,8 @@ func (in *Instance) ApplyEvent(ev GatewayEvent, now time.Time) bool {
 			in.State = c.State
 		}
 		if c.State == StateOpen {
+			// The number is back: the breaker resets and sending resumes.
+			in.Failures, in.PausedUntil, in.PauseReason = 0, time.Time{}, ""
 			in.QR = QRCode{State: StateOpen}
 			if c.Number != "" {
 				in.Number = c.Number

@@ -19,6 +19,7 @@ type Numbers struct {
 	Shards    ShardCatalog
 	Instances InstanceStore
 	Gateways  Gateways
+	Contacts  *Contacts // creates the contact of someone who writes first
 	PublicURL string // webhook URLs are PublicURL + /webhooks/evolution/<token>
 	NewID     func() string
 	Now       func() time.Time
@@ -212,7 +213,18 @@ func (n *Numbers) Intake(ctx context.Context, token string, events []GatewayEven
 			return 0, Invalid("instance", "Event is for instance %q, not this webhook's.", ev.Instance)
 		}
 	}
-	return n.Instances.ApplyEvents(ctx, route.TenantID, route.InstanceID, events, n.Now().UTC())
+	fresh, err := n.Instances.ApplyEvents(ctx, route.TenantID, route.InstanceID, events, n.Now().UTC())
+	if err != nil || n.Contacts == nil {
+		return fresh, err
+	}
+	for _, ev := range events {
+		if ev.Kind == EventInboundText && ev.Text != nil && ev.Text.From != "" {
+			if _, err := n.Contacts.EnsureInbound(ctx, route.TenantID, ev.Text.From, ev.Text.PushName); err != nil {
+				return fresh, err
+			}
+		}
+	}
+	return fresh, nil
 }
 
 func (n *Numbers) gateway(ctx context.Context, in Instance) (Gateway, error) {

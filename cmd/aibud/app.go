@@ -25,15 +25,17 @@ type Main struct {
 	Config Config
 	Logger *slog.Logger
 
-	Store    *store.Store
-	Gateways *whatsapp.Registry
-	Sandbox  *sandbox.Gateway // nil when an Evolution server is configured
-	Numbers  *tenants.Numbers
-	Redis    *queue.Redis
-	Queue    *queue.Client
-	Worker   *queue.Worker
-	Cron     *cron.Cron
-	HTTP     *http.Server
+	Store     *store.Store
+	Gateways  *whatsapp.Registry
+	Sandbox   *sandbox.Gateway // nil when an Evolution server is configured
+	Numbers   *tenants.Numbers
+	Contacts  *tenants.Contacts
+	Campaigns *tenants.Campaigns
+	Redis     *queue.Redis
+	Queue     *queue.Client
+	Worker    *queue.Worker
+	Cron      *cron.Cron
+	HTTP      *http.Server
 
 	listener net.Listener
 	cancel   context.CancelFunc // stops background work bound to the process
@@ -66,11 +68,19 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
 	m.Queue = queue.NewClient(m.Redis)
+	m.startCampaigns()
 
 	if cfg.HasRole("worker") {
-		m.Worker = queue.NewWorker(m.Redis, queue.WorkerConfig{}, m.Logger)
+		m.Worker = queue.NewWorker(m.Redis, queue.WorkerConfig{RetryDelay: queue.RetryDelay}, m.Logger)
+		handlers := &queue.CampaignHandlers{Campaigns: m.Campaigns, Active: m.Store, Logger: m.Logger}
+		handlers.Register(m.Worker)
 		if err := m.Worker.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
+		}
+		// Whatever Redis lost while this process was down is queued again
+		// from the tenant databases.
+		if err := m.enqueueReconcile(ctx); err != nil {
+			m.Logger.Warn("first reconcile pass not queued", "err", err)
 		}
 	}
 	if cfg.HasRole("cron") {
@@ -106,6 +116,7 @@ func (m *Main) startHTTP(bg context.Context, secret []byte) error {
 		PublicURL: m.Config.PublicURL, Secret: secret, ClerkIssuer: m.Config.ClerkIssuer, Logger: m.Logger,
 	}, httpapi.Deps{
 		Accounts: m.accounts(), Credits: m.Store, Numbers: m.Numbers, ParseWebhook: parseWebhook,
+		Contacts: m.Contacts, Campaigns: m.Campaigns,
 		Sandbox: m.sandboxControl(), SandboxShardID: sandboxShardID, Ready: m.ready,
 	})
 	if err != nil {

@@ -14,6 +14,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/aibud/aibud/tenants"
 )
 
 // Config is every setting of `aibud serve`, in one typed struct. Values come
@@ -30,6 +33,7 @@ type Config struct {
 	LogLevel       slog.Level
 	EvolutionURL   string // registers the "default" gateway shard at start-up
 	EvolutionKey   string
+	Pacing         tenants.Pacing
 }
 
 // setting describes one configuration value: its environment variable, flag
@@ -129,10 +133,65 @@ func settings() []setting {
 			c.EvolutionKey = v
 			return nil
 		}},
+		{"AIBUD_SEND_INTERVAL", "send-interval", "5s", "minimum time between two sends from one WhatsApp number; 0 or off disables", func(c *Config, v string) error {
+			return parseDuration(v, &c.Pacing.Interval)
+		}},
+		{"AIBUD_SEND_JITTER", "send-jitter", "3s", "random extra time added to each interval; 0 or off disables", func(c *Config, v string) error {
+			return parseDuration(v, &c.Pacing.Jitter)
+		}},
+		{"AIBUD_DAILY_CAP", "daily-cap", "250", "messages per WhatsApp number per day; 0 or off disables", func(c *Config, v string) error {
+			if v == "off" {
+				c.Pacing.DailyCap = 0
+				return nil
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 1_000_000 {
+				return fmt.Errorf("want a whole number or off, got %q", v)
+			}
+			c.Pacing.DailyCap = n
+			return nil
+		}},
+		{"AIBUD_WARMUP", "warmup", "on", "ramp the daily cap up over a new number's first week (on/off)", func(c *Config, v string) error {
+			switch v {
+			case "on", "true", "1":
+				c.Pacing.Warmup = true
+			case "off", "false", "0":
+				c.Pacing.Warmup = false
+			default:
+				return fmt.Errorf("want on or off, got %q", v)
+			}
+			return nil
+		}},
+		{"AIBUD_QUIET_HOURS", "quiet-hours", "21-8", "hours (tenant time zone) when nothing is sent, as start-end; 0 or off disables", func(c *Config, v string) error {
+			if v == "off" || v == "0" {
+				c.Pacing.QuietStart, c.Pacing.QuietEnd = 0, 0
+				return nil
+			}
+			var a, b int
+			if _, err := fmt.Sscanf(v, "%d-%d", &a, &b); err != nil || a < 0 || a > 23 || b < 0 || b > 23 || a == b {
+				return fmt.Errorf("want start-end hours such as 21-8, or off; got %q", v)
+			}
+			c.Pacing.QuietStart, c.Pacing.QuietEnd = a, b
+			return nil
+		}},
 		{"AIBUD_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(c *Config, v string) error {
 			return c.LogLevel.UnmarshalText([]byte(v))
 		}},
 	}
+}
+
+// parseDuration reads a Go duration; "0" and "off" mean zero.
+func parseDuration(v string, d *time.Duration) error {
+	if v == "off" || v == "0" {
+		*d = 0
+		return nil
+	}
+	x, err := time.ParseDuration(v)
+	if err != nil || x < 0 || x > 24*time.Hour {
+		return fmt.Errorf("want a duration such as 5s, or off; got %q", v)
+	}
+	*d = x
+	return nil
 }
 
 func schemeOf(v string) string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 
@@ -15,6 +16,11 @@ func (m *Main) newCron() *cron.Cron {
 	// The catalog's value log only holds values over 1 KiB, but sessions
 	// expire and are rewritten all day; reclaim their space hourly.
 	c.AddFunc("@hourly", func() { m.collectCatalogGarbage() })
+	c.AddFunc("@every 1m", func() {
+		if err := m.enqueueReconcile(context.Background()); err != nil {
+			m.Logger.Warn("reconcile not queued", "err", err)
+		}
+	})
 	return c
 }
 

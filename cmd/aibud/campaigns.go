@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/aibud/aibud/queue"
+	"github.com/aibud/aibud/store"
+	"github.com/aibud/aibud/tenants"
+	"github.com/aibud/aibud/whatsapp"
+	"github.com/hibiken/asynq"
+)
+
+// reconcileEvery is how often queued messages are checked against Redis.
+const reconcileEvery = time.Minute
+
+// startCampaigns builds the contacts and campaign use cases.
+func (m *Main) startCampaigns() {
+	m.Contacts = &tenants.Contacts{Store: m.Store, Phones: whatsapp.Phones{}, Now: m.now, Logger: m.Logger}
+	m.Numbers.Contacts = m.Contacts
+	m.Campaigns = &tenants.Campaigns{
+		Catalog: m.Store, Polls: m.Store, Contacts: m.Store, Phones: whatsapp.Phones{}, Instances: m.Store,
+		Shards: m.Store, Gateways: m.Gateways, Credits: m.Store, Queue: queue.Sender{Client: m.Queue},
+		Active: m.Store, Pacing: m.Config.Pacing, NewID: store.NewID, Now: m.now, Logger: m.Logger,
+	}
+}
+
+// enqueueReconcile queues one reconcile pass, unique for its period so that
+// several cron nodes never double it.
+func (m *Main) enqueueReconcile(ctx context.Context) error {
+	_, err := m.Queue.Enqueue(ctx, queue.NewReconcileTask(), asynq.Queue(queue.QueueCritical), asynq.Unique(reconcileEvery-5*time.Second))
+	if errors.Is(err, asynq.ErrDuplicateTask) {
+		return nil // another node queued this period's pass
+	}
+	return err
+}

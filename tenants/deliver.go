@@ -1,0 +1,159 @@
+package tenants
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Circuit breaker settings: after breakerFailures sends in a row fail for a
+// number, its sending pauses for breakerPause, or until it reconnects.
+const (
+	breakerFailures = 5
+	breakerPause    = 5 * time.Minute
+	disconnectRetry = time.Minute
+)
+
+// Deliver sends one queued message. It re-reads everything first, so a
+// repeated task does nothing twice: a message already sent, cancelled or
+// failed is left alone. A temporary problem returns *RetryLater; a
+// permanent one fails the message and refunds its credit once.
+func (c *Campaigns) Deliver(ctx context.Context, tenantID, pollID, phone string) error {
+	m, err := c.Polls.Message(ctx, tenantID, pollID, phone)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil // erased meanwhile
+	} else if err != nil {
+		return err
+	}
+	if m.Status != StatusQueued {
+		return nil
+	}
+	p, err := c.Polls.Poll(ctx, tenantID, pollID)
+	if err != nil {
+		return err
+	}
+	if p.Status == PollCancelled {
+		_, err := c.finish(ctx, tenantID, m, StatusCancelled, "cancelled")
+		return err
+	}
+	if t, err := c.Catalog.Tenant(ctx, tenantID); err != nil {
+		return err
+	} else if t.Status != TenantActive {
+		return &RetryLater{After: 10 * time.Minute, Reason: "account suspended"}
+	}
+	if ct, err := c.Contacts.Contact(ctx, tenantID, phone); err == nil && ct.OptedOut {
+		_, err := c.finish(ctx, tenantID, m, StatusCancelled, "opted out")
+		return err
+	}
+	in, err := c.Instances.Instance(ctx, tenantID, m.InstanceID)
+	if ErrorCode(err) == ENOTFOUND {
+		return c.fail(ctx, tenantID, m, "the number was removed")
+	} else if err != nil {
+		return err
+	}
+	now := c.Now()
+	if in.State != StateOpen {
+		return &RetryLater{After: disconnectRetry, Reason: "number disconnected"}
+	}
+	if now.Before(in.PausedUntil) {
+		return &RetryLater{After: in.PausedUntil.Sub(now), Reason: in.PauseReason}
+	}
+	return c.send(ctx, tenantID, p, in, m)
+}
+
+func (c *Campaigns) send(ctx context.Context, tenantID string, p Poll, in Instance, m Message) error {
+	gw, err := c.gateway(ctx, in)
+	if err != nil {
+		return err
+	}
+	sent, err := gw.SendPoll(ctx, in.Ref(), OutboundPoll{To: m.Phone, Question: p.Question, Options: p.Options, Multiple: p.Multiple})
+	if err == nil {
+		return c.markSent(ctx, tenantID, in, m, sent)
+	}
+	if errors.Is(err, ErrNotOnWhatsApp) {
+		return c.fail(ctx, tenantID, m, "not on WhatsApp")
+	}
+	var ge *GatewayError
+	if errors.As(err, &ge) && !ge.Temporary {
+		return c.fail(ctx, tenantID, m, "refused by the gateway: "+ge.Message)
+	}
+	return c.tripBreaker(ctx, tenantID, in, m, err)
+}
+
+func (c *Campaigns) markSent(ctx context.Context, tenantID string, in Instance, m Message, sent SentMessage) error {
+	now := c.Now().UTC()
+	_, err := c.Polls.UpdateMessage(ctx, tenantID, m.PollID, m.Phone, func(cur *Message) error {
+		if cur.Status == StatusQueued {
+			cur.Status = StatusSent
+		}
+		cur.WAID, cur.SentAt, cur.UpdatedAt, cur.Error = sent.ID, now, now, ""
+		cur.Attempts++
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("tenants.Deliver mark sent %s: %w", m.ID, err)
+	}
+	if in.Failures > 0 {
+		_, err = c.Instances.UpdateInstance(ctx, tenantID, in.ID, func(cur *Instance) error { cur.Failures = 0; return nil })
+	}
+	return err
+}
+
+// fail marks a message failed for good and refunds its credit.
+func (c *Campaigns) fail(ctx context.Context, tenantID string, m Message, reason string) error {
+	_, err := c.finish(ctx, tenantID, m, StatusFailed, reason)
+	c.Logger.Info("message failed", "tenant", tenantID, "message", m.ID, "reason", reason)
+	return err
+}
+
+// tripBreaker counts a temporary failure against the number and pauses it
+// after several in a row, so a struggling number is not hammered.
+func (c *Campaigns) tripBreaker(ctx context.Context, tenantID string, in Instance, m Message, cause error) error {
+	now := c.Now().UTC()
+	in, err := c.Instances.UpdateInstance(ctx, tenantID, in.ID, func(cur *Instance) error {
+		cur.Failures++
+		if cur.Failures >= breakerFailures && !now.Before(cur.PausedUntil) {
+			cur.PausedUntil = now.Add(breakerPause)
+			cur.PauseReason = fmt.Sprintf("Sending paused for %d minutes after %d failed sends in a row.", int(breakerPause.Minutes()), cur.Failures)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := c.Polls.UpdateMessage(ctx, tenantID, m.PollID, m.Phone, func(cur *Message) error {
+		cur.Attempts++
+		cur.Error = cause.Error()
+		return nil
+	}); err != nil {
+		return err
+	}
+	after := 10 * time.Second
+	if now.Before(in.PausedUntil) {
+		after = in.PausedUntil.Sub(now)
+	}
+	return &RetryLater{After: after, Reason: cause.Error()}
+}
+
+func (c *Campaigns) gateway(ctx context.Context, in Instance) (Gateway, error) {
+	shards, err := c.Shards.Shards(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range shards {
+		if s.ID == in.ShardID {
+			return c.Gateways.Gateway(s)
+		}
+	}
+	return nil, Errorf(EUNAVAILABLE, "The gateway server of number %q is gone.", in.Name)
+}
+
+// GiveUp fails a message whose retries ran out and refunds it.
+func (c *Campaigns) GiveUp(ctx context.Context, tenantID, pollID, phone, reason string) error {
+	m, err := c.Polls.Message(ctx, tenantID, pollID, phone)
+	if err != nil || m.Status != StatusQueued {
+		return err
+	}
+	return c.fail(ctx, tenantID, m, reason)
+}
