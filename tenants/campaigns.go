@@ -32,7 +32,10 @@ type Campaigns struct {
 	NewID     func() string
 	Now       func() time.Time
 	Rand      func() float64 // jitter; nil uses math/rand
-	Logger    *slog.Logger
+	// RetryBackoff is the wait before retrying a send that failed for a
+	// temporary reason (default 10 s).
+	RetryBackoff time.Duration
+	Logger       *slog.Logger
 }
 
 // Preview is what a poll would cost before it is sent.

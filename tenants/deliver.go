@@ -129,7 +129,10 @@ func (c *Campaigns) tripBreaker(ctx context.Context, tenantID string, in Instanc
 	}); err != nil {
 		return err
 	}
-	after := 10 * time.Second
+	after := c.RetryBackoff
+	if after <= 0 {
+		after = 10 * time.Second
+	}
 	if now.Before(in.PausedUntil) {
 		after = in.PausedUntil.Sub(now)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/aibud/aibud/httpapi"
@@ -31,15 +32,19 @@ type Main struct {
 	Numbers   *tenants.Numbers
 	Contacts  *tenants.Contacts
 	Campaigns *tenants.Campaigns
-	Redis     *queue.Redis
-	Queue     *queue.Client
-	Worker    *queue.Worker
-	Cron      *cron.Cron
-	HTTP      *http.Server
+	// CampaignTasks runs campaign work from the queue (and the reconciler).
+	CampaignTasks *queue.CampaignHandlers
+	Redis         *queue.Redis
+	Queue         *queue.Client
+	Worker        *queue.Worker
+	Cron          *cron.Cron
+	HTTP          *http.Server
 
-	listener net.Listener
-	cancel   context.CancelFunc // stops background work bound to the process
-	served   chan error
+	listener  net.Listener
+	cancel    context.CancelFunc // stops background work bound to the process
+	served    chan error
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // NewMain returns a Main for cfg; Run starts it.
@@ -72,8 +77,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	if cfg.HasRole("worker") {
 		m.Worker = queue.NewWorker(m.Redis, queue.WorkerConfig{RetryDelay: queue.RetryDelay}, m.Logger)
-		handlers := &queue.CampaignHandlers{Campaigns: m.Campaigns, Active: m.Store, Logger: m.Logger}
-		handlers.Register(m.Worker)
+		m.CampaignTasks.Register(m.Worker)
 		if err := m.Worker.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
@@ -158,8 +162,13 @@ func (m *Main) Addr() string {
 
 // Close shuts down in order: stop HTTP intake, stop cron, drain workers,
 // close the tenant DBs and the catalog, close Redis. Safe on a partly
-// started Main.
+// started Main, and to call more than once.
 func (m *Main) Close() error {
+	m.closeOnce.Do(func() { m.closeErr = m.close() })
+	return m.closeErr
+}
+
+func (m *Main) close() error {
 	var errs []error
 	if m.HTTP != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

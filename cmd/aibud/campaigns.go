@@ -22,8 +22,10 @@ func (m *Main) startCampaigns() {
 	m.Campaigns = &tenants.Campaigns{
 		Catalog: m.Store, Polls: m.Store, Contacts: m.Store, Phones: whatsapp.Phones{}, Instances: m.Store,
 		Shards: m.Store, Gateways: m.Gateways, Credits: m.Store, Queue: queue.Sender{Client: m.Queue},
-		Active: m.Store, Pacing: m.Config.Pacing, NewID: store.NewID, Now: m.now, Logger: m.Logger,
+		Active: m.Store, Pacing: m.Config.Pacing, RetryBackoff: m.Config.SendRetryBackoff,
+		NewID: store.NewID, Now: m.now, Logger: m.Logger,
 	}
+	m.CampaignTasks = &queue.CampaignHandlers{Campaigns: m.Campaigns, Active: m.Store, Logger: m.Logger}
 }
 
 // enqueueReconcile queues one reconcile pass, unique for its period so that

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/url"
@@ -34,6 +35,9 @@ type Config struct {
 	EvolutionURL   string // registers the "default" gateway shard at start-up
 	EvolutionKey   string
 	Pacing         tenants.Pacing
+	// SendRetryBackoff is the wait before a send that failed for a
+	// temporary reason is tried again; not a setting, tests shorten it.
+	SendRetryBackoff time.Duration
 }
 
 // setting describes one configuration value: its environment variable, flag
@@ -51,8 +55,9 @@ var allRoles = []string{"web", "worker", "cron"}
 func settings() []setting {
 	return []setting{
 		{"AIBUD_ADDR", "addr", ":8080", "address the HTTP server listens on", func(c *Config, v string) error {
-			if _, _, err := net.SplitHostPort(v); err != nil {
-				return fmt.Errorf("want host:port, e.g. :8080")
+			_, port, err := net.SplitHostPort(v)
+			if n, perr := strconv.Atoi(port); err != nil || perr != nil || n < 0 || n > 65535 {
+				return fmt.Errorf("want host:port with a port number, e.g. :8080; got %q", v)
 			}
 			c.Addr = v
 			return nil
@@ -204,8 +209,14 @@ func schemeOf(v string) string {
 // LoadConfig builds the config from defaults, the environment (getenv) and
 // the command-line args. A bad value is an error naming its variable.
 func LoadConfig(args []string, getenv func(string) string) (Config, error) {
+	return loadConfig(args, getenv, io.Discard)
+}
+
+// loadConfig is LoadConfig writing usage and flag errors to out.
+func loadConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("aibud serve", flag.ContinueOnError)
+	fs.SetOutput(out)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: aibud serve [flags]\n\nEvery flag can also be set by its environment variable.\n\n")
 		for _, s := range settings() {

@@ -65,7 +65,7 @@ Commands:
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	cfg, err := LoadConfig(args, getenv)
+	cfg, err := loadConfig(args, getenv, stderr)
 	if errors.Is(err, flagHelp) {
 		return nil
 	} else if err != nil {

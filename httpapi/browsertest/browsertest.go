@@ -84,8 +84,8 @@ func Main(m *testing.M) {
 }
 
 // New returns the context of a new tab in a fresh browser context (its own
-// cookies and storage) at the Desktop viewport. The tab closes, and its
-// context ends, when the test ends or after TabTimeout.
+// cookies and storage) at the Desktop viewport. The context ends after
+// TabTimeout; the tab closes when the test ends.
 //
 // Without Chromium the test is skipped, except when CI=true: there a missing
 // browser fails the test rather than silently testing less.
@@ -108,7 +108,7 @@ func New(tb testing.TB) context.Context {
 	}
 
 	tabCtx, closeTab := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
-	if err := chromedp.Do(tabCtx, emulate(Desktop)); err != nil { // opens the tab
+	if err := within(tabCtx, closeTab, startTimeout, emulate(Desktop)); err != nil { // opens the tab
 		closeTab()
 		tb.Fatalf("browsertest: open a tab: %v", err)
 	}
@@ -127,7 +127,7 @@ func (b *browser) start() {
 		b.err, b.missing = err, true
 		return
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
 		chromedp.ExecPath(path),
 		chromedp.Headless,
 		chromedp.NoSandbox, // containers and CI run us as root
@@ -147,24 +147,32 @@ func (b *browser) start() {
 	allocCtx, release := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 
-	// The first Do binds the browser's life to ctx, so it cannot carry a
-	// deadline; bound the start from outside instead.
-	started := make(chan error, 1)
-	go func() { started <- chromedp.Do(ctx) }()
-	select {
-	case err = <-started:
-	case <-time.After(startTimeout):
-		cancel()
-		<-started
-		err = fmt.Errorf("%s did not start within %s", path, startTimeout)
-	}
-	if err != nil {
+	if err := within(ctx, cancel, startTimeout); err != nil {
 		cancel()
 		release()
 		b.err = fmt.Errorf("start %s: %w", path, err)
 		return
 	}
 	b.ctx, b.cancel, b.release = ctx, cancel, release
+}
+
+// within runs the first steps of a chromedp context, which start its
+// browser or open its tab. Their context becomes the owner of what they
+// start, so it cannot carry a deadline: d is enforced from outside, by
+// canceling ctx.
+func within(ctx context.Context, cancel context.CancelFunc, d time.Duration, steps ...chromedp.Action[chromedp.Void]) error {
+	done := make(chan error, 1)
+	go func() { done <- chromedp.Do(ctx, steps...) }()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+		cancel()
+		<-done
+		return fmt.Errorf("no answer from the browser within %s", d)
+	}
 }
 
 // close shuts the browser down gracefully, then frees the allocator.
@@ -210,7 +218,7 @@ func do(tb testing.TB, ctx context.Context, what string, steps ...chromedp.Actio
 	ctx, cancel := context.WithTimeout(ctx, StepTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
-		tb.Fatalf("browser: %s: %v (page: %s)", what, err, where(ctx))
+		tb.Fatalf("browser: %s: %v (page: %s)", what, explain(ctx, err), where(ctx))
 	}
 }
 
@@ -221,9 +229,18 @@ func run[T any](tb testing.TB, ctx context.Context, what string, a chromedp.Acti
 	defer cancel()
 	v, err := chromedp.Run(sctx, a)
 	if err != nil {
-		tb.Fatalf("browser: %s: %v (page: %s)", what, err, where(ctx))
+		tb.Fatalf("browser: %s: %v (page: %s)", what, explain(sctx, err), where(ctx))
 	}
 	return v
+}
+
+// explain turns a step's deadline into words: usually the element never
+// appeared.
+func explain(stepCtx context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && errors.Is(context.Cause(stepCtx), context.DeadlineExceeded) {
+		return fmt.Errorf("nothing matched within %s (or the page did not answer): %w", StepTimeout, err)
+	}
+	return err
 }
 
 // where names the tab's current URL for failure messages.
@@ -259,7 +276,7 @@ func ClickAndWait(tb testing.TB, ctx context.Context, sel string) *network.Respo
 	defer cancel()
 	resp, err := chromedp.RunResponse(sctx, chromedp.Click(chromedp.CSS(sel)))
 	if err != nil {
-		tb.Fatalf("browser: click %s and wait for the next page: %v (page: %s)", sel, err, where(ctx))
+		tb.Fatalf("browser: click %s and wait for the next page: %v (page: %s)", sel, explain(sctx, err), where(ctx))
 	}
 	return resp
 }
