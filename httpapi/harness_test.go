@@ -44,7 +44,12 @@ type testEnv struct {
 type envOption func(*Config, *Deps)
 
 // newTestEnv runs the real Echo router over a real store in a temp dir.
-func newTestEnv(t *testing.T, opts ...envOption) *testEnv {
+func newTestEnv(t *testing.T, opts ...envOption) *testEnv { return newEnv(t, opts...) }
+
+// newBenchEnv is newTestEnv for benchmarks.
+func newBenchEnv(b *testing.B, opts ...envOption) *testEnv { return newEnv(b, opts...) }
+
+func newEnv(t testing.TB, opts ...envOption) *testEnv {
 	t.Helper()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	clock := &testClock{now: time.Now()}
@@ -96,7 +101,7 @@ type result struct {
 	body   string
 }
 
-func (e *testEnv) do(t *testing.T, c *http.Client, method, path, body string, headers ...string) result {
+func (e *testEnv) do(t testing.TB, c *http.Client, method, path, body string, headers ...string) result {
 	t.Helper()
 	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
 	if err != nil {
@@ -120,7 +125,9 @@ func (e *testEnv) do(t *testing.T, c *http.Client, method, path, body string, he
 }
 
 // signup creates an account through the API and returns a logged-in client.
-func (e *testEnv) signup(t *testing.T, email string) (*http.Client, signupResponse) {
+func (e *testEnv) signup(t *testing.T, email string) (*http.Client, signupResponse) { return e.signupB(t, email) }
+
+func (e *testEnv) signupB(t testing.TB, email string) (*http.Client, signupResponse) {
 	t.Helper()
 	c := e.client()
 	r := e.do(t, c, "POST", "/api/v1/signup", `{"email":"`+email+`","password":"correct horse battery","company":"Acme"}`)
@@ -141,4 +148,17 @@ func mustURL(t *testing.T, raw string) *url.URL {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// createInstanceB registers a simulator shard and adds a number on it.
+func (e *testEnv) createInstanceB(tb testing.TB, c *http.Client) string {
+	tb.Helper()
+	withSimulatorTB(tb, e)
+	r := e.do(tb, c, "POST", "/api/v1/instances", `{"name":"Bench"}`)
+	if r.status != 201 {
+		tb.Fatalf("create instance = %d %s", r.status, r.body)
+	}
+	var out struct{ ID string }
+	json.Unmarshal([]byte(r.body), &out)
+	return out.ID
 }

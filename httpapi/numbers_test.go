@@ -13,7 +13,9 @@ import (
 )
 
 // withSimulator registers a real Evolution simulator as the only shard.
-func withSimulator(t *testing.T, env *testEnv) *evolutionsim.Sim {
+func withSimulator(t *testing.T, env *testEnv) *evolutionsim.Sim { return withSimulatorTB(t, env) }
+
+func withSimulatorTB(t testing.TB, env *testEnv) *evolutionsim.Sim {
 	t.Helper()
 	sim := evolutionsim.New(evolutionsim.Config{GlobalKey: "global-key", QRInterval: time.Hour, Seed: 7})
 	srv := httptest.NewServer(sim.Handler())

@@ -140,6 +140,7 @@ func (s *Server) newEcho() *echo.Echo {
 	s.registerSettingsRoutes(e)
 	s.registerWebhookRoutes(e)
 	s.registerPollRoutes(e)
+	s.registerContactRoutes(e)
 	s.registerCampaignPages(e)
 	return e
 }

@@ -1,12 +1,14 @@
 package store
 
 import (
+	crand "crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/aibud/aibud/tenants"
@@ -15,28 +17,46 @@ import (
 )
 
 // creditCommitter serialises every balance change of one tenant DB and
-// group-commits them: callers that arrive while a commit is in flight join
-// the next batch, which is applied in one durable transaction. One fsync then
-// pays for many reservations (measured: ~5k/s one by one, far more batched),
-// and since only the committer writes the balance there are no conflicts.
+// group-commits them: ops that arrive while a commit is in flight join the
+// next batch, which is applied in one durable transaction, so one fsync pays
+// for many reservations (measured: ~5k/s one by one, far more batched).
 //
-// No goroutine is owned here: the first caller of a batch commits it
-// ("leader"), the rest wait for its result.
+// Batches are pipelined: the next batch is applied while the previous one's
+// commit waits for the disk, in a transaction started before that commit
+// (Badger makes a new transaction wait for commits in flight). It reads the
+// previous batch's writes from memory, and since only the committer writes
+// credit keys there are no conflicts. If a commit fails, the batch applied on
+// top of it starts over.
+//
+// No goroutine is owned here: the first caller of a batch leads it (applies
+// and commits it), the rest wait for its result.
 type creditCommitter struct {
-	db *badger.DB
+	db       *badger.DB
+	maxBytes int // Badger's transaction limit, with a margin
 
-	mu      sync.Mutex
-	running bool           // a leader is committing
-	queue   []*creditBatch // batches waiting, oldest first
+	mu         sync.Mutex
+	queue      []*creditBatch // queue[0] is being applied, the rest wait
+	committing *creditBatch   // sent to Badger, not yet durable
+	spare      *badger.Txn    // started before committing's commit, for the batch after it
+
+	// ids makes ledger entry ids; only the leader applying a batch uses it
+	// (ulid.DefaultEntropy is one process-wide mutex).
+	ids *ulid.MonotonicEntropy
 }
 
-const maxCreditBatch = 128 // ops per transaction; ~300 bytes each stays under Badger's txn limit at a 1 MiB memtable
+const maxCreditBatch = 256 // ops per transaction
 
 type creditBatch struct {
 	ops     []*creditOp
-	promote chan struct{} // closed when this batch's leader may commit
+	bytes   int           // upper bound of the transaction size
+	promote chan struct{} // closed when this batch's leader may start
+	wake    chan struct{} // an op joined or the previous commit finished
 	done    chan struct{} // closed when results are set
-	err     error         // a commit failure applies to every op of the batch
+	err     error         // a failure applies to every op of the batch
+
+	// Set when the batch is sealed, for the batch applied on top of it.
+	balance, seq int64
+	writes       map[string][]byte
 }
 
 type creditOpKind int
@@ -60,65 +80,211 @@ type creditOp struct {
 	err     error
 }
 
-func newCreditCommitter(db *badger.DB) *creditCommitter { return &creditCommitter{db: db} }
+// maxBytes bounds what op adds to a transaction as Badger counts it (keys,
+// values, 12 bytes each): JSON escapes a byte into at most 6.
+func (op *creditOp) maxBytes() int {
+	return 400 + 7*(len(op.ref)+len(op.reserveRef)) + 6*len(op.reason)
+}
+
+func newCreditCommitter(db *badger.DB) *creditCommitter {
+	var seed [32]byte
+	_, _ = crand.Read(seed[:]) // never fails on Linux (Go 1.24+ crashes instead)
+	return &creditCommitter{
+		db:       db,
+		maxBytes: int(db.Opts().MemTableSize*15/100) * 2 / 3,
+		ids:      ulid.Monotonic(rand.NewChaCha8(seed), 0),
+	}
+}
 
 // submit runs op in the next batch and returns when it is durable (or failed).
 func (c *creditCommitter) submit(op *creditOp) error {
 	c.mu.Lock()
-	var b *creditBatch
-	if n := len(c.queue); n > 0 && len(c.queue[n-1].ops) < maxCreditBatch {
-		b = c.queue[n-1]
-	} else {
-		b = &creditBatch{promote: make(chan struct{}), done: make(chan struct{})}
-		c.queue = append(c.queue, b)
-	}
-	b.ops = append(b.ops, op)
-	leader := len(b.ops) == 1
-	if !leader {
+	b := c.join(op)
+	if len(b.ops) > 1 {
+		notify(b.wake)
 		c.mu.Unlock()
 		<-b.done
 		return b.err
 	}
-	if c.running {
-		c.mu.Unlock()
+	head := c.queue[0] == b
+	c.mu.Unlock()
+	if !head {
 		<-b.promote
-		c.mu.Lock()
 	}
-	c.running = true
-	c.queue = c.queue[1:] // b is at the head: batches are promoted in order
-	c.mu.Unlock()
-
-	t0 := time.Now()
-	var t1 time.Time
-	b.err = c.db.Update(func(txn *badger.Txn) error { defer func(){t1=time.Now()}(); return applyBatch(txn, b.ops) })
-	DbgBatches.Add(1); DbgOps.Add(int64(len(b.ops))); DbgApply.Add(int64(t1.Sub(t0))); DbgCommit.Add(int64(time.Since(t1)))
-	close(b.done)
-
-	c.mu.Lock()
-	if len(c.queue) > 0 {
-		close(c.queue[0].promote)
-	} else {
-		c.running = false
-	}
-	c.mu.Unlock()
+	c.lead(b)
 	return b.err
 }
 
-// applyBatch applies the ops in order against a running balance. An op that
-// is refused (short balance, refund over the reservation) sets its own err
-// and changes nothing; the others still apply.
-func applyBatch(txn *badger.Txn, ops []*creditOp) error {
-	balance, err := getInt(txn, keyBalance)
-	if err != nil {
+// join adds op to the last batch if it has room, or to a new one.
+func (c *creditCommitter) join(op *creditOp) *creditBatch {
+	size := op.maxBytes()
+	if n := len(c.queue); n > 0 {
+		if b := c.queue[n-1]; len(b.ops) < maxCreditBatch && b.bytes+size <= c.maxBytes {
+			b.ops = append(b.ops, op)
+			b.bytes += size
+			return b
+		}
+	}
+	b := &creditBatch{
+		ops: []*creditOp{op}, bytes: size,
+		promote: make(chan struct{}), wake: make(chan struct{}, 1), done: make(chan struct{}),
+	}
+	c.queue = append(c.queue, b)
+	return b
+}
+
+func notify(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// lead applies b, taking ops as they join, until the commit before it is
+// durable; then it commits b and lets the next batch start.
+func (c *creditCommitter) lead(b *creditBatch) {
+	c.mu.Lock()
+	txn, base := c.spare, c.committing
+	c.spare = nil
+	c.mu.Unlock()
+	for {
+		w, err := c.newBatchWriter(txn, base)
+		if err == nil {
+			err = c.applyUntilSealed(b, w)
+		}
+		if errors.Is(err, errBaseFailed) { // start over on what is on disk
+			txn, base = nil, nil
+			continue
+		}
+		c.finish(b, w.txn, err)
+		return
+	}
+}
+
+var errBaseFailed = errors.New("store: the credit batch before failed")
+
+// applyUntilSealed applies b's ops as they arrive. Once nothing is in flight
+// and every op is applied, it seals b (no op joins it any more), starts the
+// next batch's transaction and commits.
+func (c *creditCommitter) applyUntilSealed(b *creditBatch, w *batchWriter) error {
+	applied := 0
+	var next *badger.Txn
+	for {
+		c.mu.Lock()
+		ops := b.ops[applied:len(b.ops):len(b.ops)]
+		inFlight := c.committing != nil
+		if len(ops) == 0 && !inFlight && next != nil {
+			if w.base != nil && w.base.err != nil {
+				c.mu.Unlock()
+				next.Discard()
+				w.txn.Discard()
+				return errBaseFailed
+			}
+			c.seal(b, w, next)
+			c.mu.Unlock()
+			break
+		}
+		c.mu.Unlock()
+		switch {
+		case len(ops) > 0:
+			if err := w.apply(ops); err != nil {
+				if next != nil {
+					next.Discard()
+				}
+				return err
+			}
+			applied += len(ops)
+		case inFlight:
+			<-b.wake
+		default:
+			next = c.db.NewTransaction(true) // nothing in flight: does not wait
+		}
+	}
+	if err := w.flush(); err != nil {
 		return err
 	}
-	seq, err := getInt(txn, keyLedgerSeq)
-	if err != nil {
-		return err
+	return w.txn.Commit()
+}
+
+// seal takes b off the queue as the batch in flight, with next as the
+// transaction of the batch after it, and promotes that batch.
+func (c *creditCommitter) seal(b *creditBatch, w *batchWriter, next *badger.Txn) {
+	b.balance, b.seq, b.writes = w.balance, w.seq, w.writes
+	c.queue = c.queue[1:]
+	c.committing, c.spare = b, next
+	if len(c.queue) > 0 {
+		close(c.queue[0].promote)
 	}
+}
+
+// finish records b's result. A batch that failed before it was sealed was
+// never in flight: it leaves the queue here.
+func (c *creditCommitter) finish(b *creditBatch, txn *badger.Txn, err error) {
+	if txn != nil {
+		txn.Discard()
+	}
+	c.mu.Lock()
+	b.err = err
+	if c.committing == b {
+		c.committing = nil
+	} else {
+		c.queue = c.queue[1:]
+		if len(c.queue) > 0 {
+			close(c.queue[0].promote)
+		}
+	}
+	switch {
+	case len(c.queue) > 0:
+		notify(c.queue[0].wake)
+	case c.spare != nil: // nobody to use it: don't pin an old read timestamp
+		c.spare.Discard()
+		c.spare = nil
+	}
+	close(b.done)
+	c.mu.Unlock()
+}
+
+// batchWriter applies ops in one transaction against a running balance,
+// reading what the batch in flight (base) wrote from memory.
+type batchWriter struct {
+	c            *creditCommitter
+	txn          *badger.Txn
+	base         *creditBatch // nil if txn sees everything committed
+	balance, seq int64
+	writes       map[string][]byte
+	buf          []byte // keys and values, only ever appended to
+}
+
+func (c *creditCommitter) newBatchWriter(txn *badger.Txn, base *creditBatch) (*batchWriter, error) {
+	if c.db.IsClosed() {
+		if txn != nil {
+			txn.Discard()
+		}
+		return &batchWriter{}, badger.ErrDBClosed
+	}
+	if txn == nil {
+		txn, base = c.db.NewTransaction(true), nil
+	}
+	w := &batchWriter{c: c, txn: txn, base: base, writes: map[string][]byte{}}
+	if base != nil {
+		w.balance, w.seq = base.balance, base.seq
+		return w, nil
+	}
+	var err error
+	if w.balance, err = getInt(txn, keyBalance); err != nil {
+		return w, err
+	}
+	w.seq, err = getInt(txn, keyLedgerSeq)
+	return w, err
+}
+
+// apply applies the ops in order. An op that is refused (short balance,
+// refund over the reservation) sets its own err and changes nothing; the
+// others still apply. An error returned fails the whole batch.
+func (w *batchWriter) apply(ops []*creditOp) error {
 	for _, op := range ops {
 		op.entry, op.applied, op.err = tenants.LedgerEntry{}, false, nil
-		delta, reason, err := decide(txn, op, balance)
+		d, err := w.decide(op)
 		if err != nil {
 			op.err = err
 			continue
@@ -126,108 +292,235 @@ func applyBatch(txn *badger.Txn, ops []*creditOp) error {
 		if !op.applied { // idempotent repeat: op.entry was loaded by decide
 			continue
 		}
-		balance += delta
-		seq++
+		w.balance += d.delta
+		w.seq++
 		op.entry = tenants.LedgerEntry{
-			ID:    ulid.MustNew(ulid.Timestamp(op.now), ulid.DefaultEntropy()).String(),
-			Delta: delta, Reason: reason, Ref: op.ref, BalanceAfter: balance, At: op.now,
+			ID:    ulid.MustNew(ulid.Timestamp(op.now), w.c.ids).String(),
+			Delta: d.delta, Reason: d.reason, Ref: op.ref, BalanceAfter: w.balance, At: op.now,
 		}
-		if err := writeEntry(txn, op, seq); err != nil {
+		if err := w.write(op, d.reservation); err != nil {
 			return err
 		}
 	}
-	if err := setInt(txn, keyBalance, balance); err != nil {
+	return nil
+}
+
+// flush writes the balance and the last ledger sequence number.
+func (w *batchWriter) flush() error {
+	if err := setInt(w.txn, keyBalance, w.balance); err != nil {
 		return err
 	}
-	return setInt(txn, keyLedgerSeq, seq)
+	return setInt(w.txn, keyLedgerSeq, w.seq)
 }
 
+// get reads a key as this batch sees it: its own writes, then the batch in
+// flight, then the transaction's snapshot.
+func (w *batchWriter) get(key []byte) ([]byte, bool, error) {
+	if v, ok := w.writes[string(key)]; ok {
+		return v, true, nil
+	}
+	if w.base != nil {
+		if v, ok := w.base.writes[string(key)]; ok {
+			return v, true, nil
+		}
+	}
+	item, err := w.txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, err
+	}
+	v, err := item.ValueCopy(nil)
+	return v, err == nil, err
+}
+
+// set sets buf[k:v] to buf[v:]. Badger keeps both slices until commit, and
+// the next batch may read them after: buf is only ever appended to.
+func (w *batchWriter) set(k, v int) error {
+	key, val := w.buf[k:v:v], w.buf[v:len(w.buf):len(w.buf)]
+	if err := w.txn.Set(key, val); err != nil {
+		return err
+	}
+	w.writes[string(key)] = val
+	return nil
+}
+
+// A creditref record is the ledger sequence number of the entry an op made
+// (8 bytes, big-endian). A reservation's record also carries its amount and
+// how much of it was refunded (24 bytes), so a reservation costs two keys:
+// its ledger entry and its creditref.
 type reservation struct {
-	Amount   int64 `json:"amount"`
-	Refunded int64 `json:"refunded"`
+	Seq, Amount, Refunded int64
 }
 
-// decide returns the delta an op would make, or marks it a repeat.
-func decide(txn *badger.Txn, op *creditOp, balance int64) (int64, string, error) {
+const reservationSize = 24
+
+func (r reservation) appendTo(b []byte) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(r.Seq))
+	b = binary.BigEndian.AppendUint64(b, uint64(r.Amount))
+	return binary.BigEndian.AppendUint64(b, uint64(r.Refunded))
+}
+
+// decision is what an op that applies changes.
+type decision struct {
+	delta       int64
+	reason      string
+	reservation reservation // refund: the reservation refunded, before this op
+}
+
+// decide returns the change an op would make, or marks it a repeat.
+func (w *batchWriter) decide(op *creditOp) (decision, error) {
 	if op.ref != "" {
-		if entry, ok, err := entryByRef(txn, op.kind, op.ref); err != nil || ok {
+		if entry, ok, err := w.entryByRef(op.kind, op.ref); err != nil || ok {
 			op.entry = entry
-			return 0, "", err
+			return decision{}, err
 		}
 	}
 	op.applied = true
 	switch op.kind {
 	case opReserve:
-		if op.n > balance {
+		if op.n > w.balance {
 			op.applied = false
-			return 0, "", &tenants.InsufficientCreditsError{Balance: balance, Need: op.n}
+			return decision{}, &tenants.InsufficientCreditsError{Balance: w.balance, Need: op.n}
 		}
-		return -op.n, tenants.ReasonReserve, nil
+		return decision{delta: -op.n, reason: tenants.ReasonReserve}, nil
 	case opRefund:
-		var r reservation
-		if err := getJSON(txn, keyReservation+op.reserveRef, &r); errors.Is(err, badger.ErrKeyNotFound) {
+		r, ok, err := w.reservation(op.reserveRef)
+		if err != nil {
+			return decision{}, err
+		} else if !ok {
 			op.applied = false
-			return 0, "", tenants.Errorf(tenants.ENOTFOUND, "No reservation %q to refund.", op.reserveRef)
-		} else if err != nil {
-			return 0, "", err
+			return decision{}, tenants.Errorf(tenants.ENOTFOUND, "No reservation %q to refund.", op.reserveRef)
 		}
 		if r.Refunded+op.n > r.Amount {
 			op.applied = false
-			return 0, "", tenants.Errorf(tenants.ECONFLICT, "Refund of %d exceeds what is left of reservation %q (%d).", op.n, op.reserveRef, r.Amount-r.Refunded)
+			return decision{}, tenants.Errorf(tenants.ECONFLICT, "Refund of %d exceeds what is left of reservation %q (%d).", op.n, op.reserveRef, r.Amount-r.Refunded)
 		}
-		return op.n, tenants.ReasonRefund, nil
+		return decision{delta: op.n, reason: tenants.ReasonRefund, reservation: r}, nil
 	default:
-		if balance+op.n < 0 {
+		if w.balance+op.n < 0 {
 			op.applied = false
-			return 0, "", &tenants.InsufficientCreditsError{Balance: balance, Need: -op.n}
+			return decision{}, &tenants.InsufficientCreditsError{Balance: w.balance, Need: -op.n}
 		}
-		return op.n, op.reason, nil
+		return decision{delta: op.n, reason: op.reason}, nil
 	}
 }
 
-func writeEntry(txn *badger.Txn, op *creditOp, seq int64) error {
-	if err := setJSON(txn, ledgerKey(seq), op.entry); err != nil {
+// write sets the op's ledger entry and creditref records (and, for a refund,
+// the reservation's new refunded amount).
+func (w *batchWriter) write(op *creditOp, refunded reservation) error {
+	k := len(w.buf)
+	w.buf = appendLedgerKey(w.buf, w.seq)
+	v := len(w.buf)
+	w.buf = appendLedgerJSON(w.buf, &op.entry)
+	if err := w.set(k, v); err != nil || op.ref == "" {
 		return err
 	}
-	if op.ref != "" {
-		if err := setInt(txn, refKey(op.kind, op.ref), seq); err != nil {
-			return err
-		}
+	k = len(w.buf)
+	w.buf = appendRefKey(w.buf, op.kind, op.ref)
+	v = len(w.buf)
+	if op.kind == opReserve {
+		w.buf = reservation{Seq: w.seq, Amount: op.n}.appendTo(w.buf)
+	} else {
+		w.buf = binary.BigEndian.AppendUint64(w.buf, uint64(w.seq))
 	}
-	switch op.kind {
-	case opReserve:
-		return setJSON(txn, keyReservation+op.ref, reservation{Amount: op.n})
-	case opRefund:
-		var r reservation
-		if err := getJSON(txn, keyReservation+op.reserveRef, &r); err != nil {
-			return err
-		}
-		r.Refunded += op.n
-		return setJSON(txn, keyReservation+op.reserveRef, r)
+	if err := w.set(k, v); err != nil || op.kind != opRefund {
+		return err
 	}
-	return nil
+	refunded.Refunded += op.n
+	k = len(w.buf)
+	w.buf = appendRefKey(w.buf, opReserve, op.reserveRef)
+	v = len(w.buf)
+	w.buf = refunded.appendTo(w.buf)
+	return w.set(k, v)
 }
 
-func entryByRef(txn *badger.Txn, kind creditOpKind, ref string) (tenants.LedgerEntry, bool, error) {
-	seq, err := getInt(txn, refKey(kind, ref))
-	if err != nil || seq == 0 {
+// reservation reads the creditref record of a reservation.
+func (w *batchWriter) reservation(ref string) (reservation, bool, error) {
+	v, ok, err := w.get(appendRefKey(nil, opReserve, ref))
+	if err != nil || !ok {
+		return reservation{}, false, err
+	}
+	if len(v) != reservationSize {
+		return reservation{}, false, fmt.Errorf("store: reservation %q holds %d bytes, want %d", ref, len(v), reservationSize)
+	}
+	return reservation{
+		Seq:      int64(binary.BigEndian.Uint64(v)),
+		Amount:   int64(binary.BigEndian.Uint64(v[8:])),
+		Refunded: int64(binary.BigEndian.Uint64(v[16:])),
+	}, true, nil
+}
+
+// entryByRef returns the ledger entry an op with this kind and ref made, if
+// there was one.
+func (w *batchWriter) entryByRef(kind creditOpKind, ref string) (tenants.LedgerEntry, bool, error) {
+	v, ok, err := w.get(appendRefKey(nil, kind, ref))
+	if err != nil || !ok {
 		return tenants.LedgerEntry{}, false, err
 	}
+	if len(v) < 8 {
+		return tenants.LedgerEntry{}, false, fmt.Errorf("store: credit ref %q holds %d bytes", ref, len(v))
+	}
+	seq := int64(binary.BigEndian.Uint64(v))
 	var e tenants.LedgerEntry
-	if err := getJSON(txn, ledgerKey(seq), &e); err != nil {
+	v, ok, err = w.get(appendLedgerKey(nil, seq))
+	if err == nil && !ok {
+		err = badger.ErrKeyNotFound
+	}
+	if err == nil {
+		err = json.Unmarshal(v, &e)
+	}
+	if err != nil {
 		return e, false, fmt.Errorf("ledger entry %d for ref %q: %w", seq, ref, err)
 	}
 	return e, true, nil
 }
 
-func refKey(kind creditOpKind, ref string) string {
-	return fmt.Sprintf("%s%d/%s", keyCreditRef, kind, ref)
+// appendRefKey appends creditref/<kind>/<ref>.
+func appendRefKey(b []byte, kind creditOpKind, ref string) []byte {
+	b = append(b, keyCreditRef...)
+	b = strconv.AppendInt(b, int64(kind), 10)
+	b = append(b, '/')
+	return append(b, ref...)
 }
 
-func ledgerKey(seq int64) string {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(seq))
-	return keyLedger + string(b[:])
+func appendLedgerKey(b []byte, seq int64) []byte {
+	b = append(b, keyLedger...)
+	return binary.BigEndian.AppendUint64(b, uint64(seq))
+}
+
+func ledgerKey(seq int64) string { return string(appendLedgerKey(nil, seq)) }
+
+// appendLedgerJSON appends e as encoding/json marshals it (same fields, order
+// and escaping), without reflection: it runs for every ledger entry.
+func appendLedgerJSON(b []byte, e *tenants.LedgerEntry) []byte {
+	b = append(b, `{"id":`...)
+	b = appendJSONString(b, e.ID)
+	b = append(b, `,"delta":`...)
+	b = strconv.AppendInt(b, e.Delta, 10)
+	b = append(b, `,"reason":`...)
+	b = appendJSONString(b, e.Reason)
+	b = append(b, `,"ref":`...)
+	b = appendJSONString(b, e.Ref)
+	b = append(b, `,"balance_after":`...)
+	b = strconv.AppendInt(b, e.BalanceAfter, 10)
+	b = append(b, `,"at":"`...)
+	b = e.At.AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...)
+}
+
+// appendJSONString appends s quoted; anything but plain printable ASCII is
+// left to encoding/json so that escaping stays exactly its own.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // getInt reads a big-endian int64; a missing key reads as 0.
@@ -250,9 +543,7 @@ func getInt(txn *badger.Txn, key string) (int64, error) {
 }
 
 func setInt(txn *badger.Txn, key string, n int64) error {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(n))
-	return txn.Set([]byte(key), b[:])
+	return txn.Set([]byte(key), binary.BigEndian.AppendUint64(nil, uint64(n)))
 }
 
 func getJSON(txn *badger.Txn, key string, v any) error {
@@ -270,5 +561,3 @@ func setJSON(txn *badger.Txn, key string, v any) error {
 	}
 	return txn.Set([]byte(key), b)
 }
-
-var DbgBatches, DbgOps, DbgApply, DbgCommit atomic.Int64

@@ -18,12 +18,3 @@ func BenchmarkScratchReserveSerial(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reservations/s")
 }
-
-func BenchmarkScratchDbg(b *testing.B) {
-	DbgBatches.Store(0); DbgOps.Store(0); DbgApply.Store(0); DbgCommit.Store(0)
-	BenchmarkReserveParallel(b)
-	n := float64(DbgBatches.Load())
-	b.ReportMetric(float64(DbgOps.Load())/n, "ops/batch")
-	b.ReportMetric(float64(DbgApply.Load())/n/1e3, "apply-us")
-	b.ReportMetric(float64(DbgCommit.Load())/n/1e3, "commit-us")
-}

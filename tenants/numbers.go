@@ -20,7 +20,7 @@ type Numbers struct {
 	Instances InstanceStore
 	Gateways  Gateways
 	Contacts  *Contacts // creates the contact of someone who writes first
-	PublicURL string // webhook URLs are PublicURL + /webhooks/evolution/<token>
+	PublicURL string    // webhook URLs are PublicURL + /webhooks/evolution/<token>
 	NewID     func() string
 	Now       func() time.Time
 	Logger    *slog.Logger

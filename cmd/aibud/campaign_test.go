@@ -1,0 +1,433 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aibud/aibud/queue/redistest"
+	"github.com/aibud/aibud/tenants"
+	"github.com/aibud/aibud/whatsapp/evolutionsim"
+)
+
+// campaignEnv is a running aibud wired to a real Evolution simulator and a
+// real redis-server, with pacing off so campaigns finish in a test's time.
+type campaignEnv struct {
+	t      testing.TB
+	env    testEnv
+	redis  *redistest.Server
+	sim    *evolutionsim.Sim
+	m      *Main
+	base   string
+	stop   func()
+	client *apiClient
+}
+
+func newCampaignEnv(t testing.TB, pacing map[string]string) *campaignEnv {
+	t.Helper()
+	sim := evolutionsim.New(evolutionsim.Config{GlobalKey: "sim-key", QRInterval: time.Hour, Seed: 42})
+	simSrv := httptest.NewServer(sim.Handler())
+	t.Cleanup(func() { simSrv.Close(); sim.Close() })
+	rs := redistest.StartServer(t)
+	env := testEnv{"AIBUD_DATA_DIR": t.TempDir(), "REDIS_URL": rs.URL,
+		"EVOLUTION_API_URL": simSrv.URL, "EVOLUTION_API_KEY": "sim-key",
+		"AIBUD_SEND_INTERVAL": "off", "AIBUD_SEND_JITTER": "off", "AIBUD_DAILY_CAP": "off",
+		"AIBUD_WARMUP": "off", "AIBUD_QUIET_HOURS": "off", "AIBUD_ROLES": "web,worker"}
+	for k, v := range pacing {
+		env[k] = v
+	}
+	env.setAddr(t)
+	ce := &campaignEnv{t: t, env: env, redis: rs, sim: sim}
+	ce.start()
+	ce.client = newAPIClient(t, ce.base)
+	return ce
+}
+
+// start runs (or re-runs, on the same data and Redis) the program.
+func (ce *campaignEnv) start() {
+	ce.t.Helper()
+	cfg, err := LoadConfig(nil, ce.env.getenv)
+	if err != nil {
+		ce.t.Fatal(err)
+	}
+	cfg.SendRetryBackoff = 100 * time.Millisecond
+	m := NewMain(cfg, testLogger(ce.t))
+	if err := m.Run(context.Background()); err != nil {
+		m.Close()
+		ce.t.Fatalf("Run: %v", err)
+	}
+	ce.m, ce.base = m, "http://"+m.Addr()
+	stopped := false
+	ce.stop = func() {
+		if !stopped {
+			stopped = true
+			if err := m.Close(); err != nil {
+				ce.t.Errorf("Close: %v", err)
+			}
+		}
+	}
+	ce.t.Cleanup(ce.stop)
+}
+
+// connect signs up, adds a number and has the simulator scan it.
+func (ce *campaignEnv) connect() (tenantID, instanceID string) {
+	ce.t.Helper()
+	acct := ce.client.signup()
+	status, body := ce.client.call("POST", "/api/v1/instances", map[string]string{"name": "Sales"})
+	if status != http.StatusCreated {
+		ce.t.Fatalf("create instance = %d %s", status, body)
+	}
+	inst := decode[struct{ ID string }](ce.t, body)
+	in, err := ce.m.Store.Instance(context.Background(), acct.TenantID, inst.ID)
+	if err != nil {
+		ce.t.Fatal(err)
+	}
+	if err := ce.sim.Scan(in.GatewayName, "5511900000001", "Acme"); err != nil {
+		ce.t.Fatal(err)
+	}
+	ce.waitFor(5*time.Second, "number connected", func() bool {
+		_, body := ce.client.call("GET", "/api/v1/instances/"+inst.ID, nil)
+		return strings.Contains(string(body), `"state":"open"`)
+	})
+	return acct.TenantID, inst.ID
+}
+
+func (ce *campaignEnv) waitFor(d time.Duration, what string, fn func() bool) {
+	ce.t.Helper()
+	deadline := time.Now().Add(d)
+	for !fn() {
+		if time.Now().After(deadline) {
+			ce.t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// leadsCSV makes n leads with valid Brazilian mobile numbers and a tag.
+func leadsCSV(n int) (string, []string) {
+	var b strings.Builder
+	b.WriteString("phone,name,tags\n")
+	var phones []string
+	for i := range n {
+		phone := fmt.Sprintf("55119%08d", 71000000+i)
+		phones = append(phones, phone)
+		fmt.Fprintf(&b, "+%s,Lead %d,campaign\n", phone, i)
+	}
+	return b.String(), phones
+}
+
+func (ce *campaignEnv) importCSV(csv string) {
+	ce.t.Helper()
+	req, _ := http.NewRequest("POST", ce.base+"/api/v1/contacts/import", strings.NewReader(csv))
+	req.Header.Set("Content-Type", "text/csv")
+	resp, err := ce.client.http.Do(req)
+	if err != nil {
+		ce.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		ce.t.Fatalf("import = %d", resp.StatusCode)
+	}
+}
+
+type apiPoll struct {
+	ID      string             `json:"id"`
+	Status  string             `json:"status"`
+	Counts  tenants.PollCounts `json:"counts"`
+	Results []struct {
+		Option string `json:"option"`
+		Votes  int    `json:"votes"`
+	} `json:"results"`
+	Unreadable int    `json:"unreadable_votes"`
+	Withdrawn  int    `json:"withdrawn_votes"`
+	Paused     string `json:"paused"`
+}
+
+func (ce *campaignEnv) poll(id string) apiPoll {
+	ce.t.Helper()
+	status, body := ce.client.call("GET", "/api/v1/polls/"+id, nil)
+	if status != http.StatusOK {
+		ce.t.Fatalf("get poll = %d %s", status, body)
+	}
+	return decode[apiPoll](ce.t, body)
+}
+
+// createAndSend writes a poll to everyone and sends it.
+func (ce *campaignEnv) createAndSend(instanceID string) (string, map[string]int64) {
+	ce.t.Helper()
+	status, body := ce.client.call("POST", "/api/v1/polls", map[string]any{
+		"question": "Which day suits you?", "options": []string{"Monday", "Tuesday", "Wednesday"},
+		"instance_id": instanceID, "audience": map[string]any{"all": true},
+	})
+	if status != http.StatusCreated {
+		ce.t.Fatalf("create poll = %d %s", status, body)
+	}
+	created := decode[struct {
+		ID         string
+		Recipients int
+		Cost       int64
+	}](ce.t, body)
+	status, body = ce.client.call("POST", "/api/v1/polls/"+created.ID+"/send", nil)
+	if status != http.StatusAccepted {
+		ce.t.Fatalf("send = %d %s", status, body)
+	}
+	return created.ID, decode[map[string]int64](ce.t, body)
+}
+
+// sentTo counts the simulator's sent messages per number.
+func (ce *campaignEnv) sentTo() map[string]int {
+	out := map[string]int{}
+	for _, s := range ce.sim.Sent() {
+		out[s.Number]++
+	}
+	return out
+}
+
+func (ce *campaignEnv) balance() (int64, int64) {
+	ce.t.Helper()
+	var sum int64
+	cursor := ""
+	var bal int64
+	for {
+		status, body := ce.client.call("GET", "/api/v1/credits?limit=200&cursor="+cursor, nil)
+		if status != 200 {
+			ce.t.Fatalf("credits = %d %s", status, body)
+		}
+		page := decode[apiCredits](ce.t, body)
+		bal = page.Balance
+		for _, e := range page.Ledger {
+			sum += e.Delta
+		}
+		if page.NextCursor == "" {
+			return bal, sum
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// TestCampaignEndToEnd: import → poll → send → statuses → votes (changed,
+// withdrawn, unreadable) → replies → results and credits exact.
+func TestCampaignEndToEnd(t *testing.T) {
+	ce := newCampaignEnv(t, nil)
+	_, instanceID := ce.connect()
+	csv, phones := leadsCSV(20)
+	ce.importCSV(csv)
+	failing := phones[19]
+	ce.sim.FailNumber(failing, evolutionsim.FailNotOnWhatsApp)
+
+	pollID, sent := ce.createAndSend(instanceID)
+	if sent["queued"] != 20 || sent["credits_reserved"] != 20 {
+		t.Fatalf("send = %v", sent)
+	}
+	var p apiPoll
+	ce.waitFor(10*time.Second, "every message sent and read", func() bool {
+		p = ce.poll(pollID)
+		return p.Counts.Queued == 0 && p.Counts.Read == 19
+	})
+	if p.Counts.Failed != 1 || p.Counts.Total != 20 || p.Status != "done" {
+		t.Fatalf("counts = %+v status %s", p.Counts, p.Status)
+	}
+	got := ce.sentTo()
+	for _, ph := range phones[:19] {
+		if got[ph] != 1 {
+			t.Fatalf("%s received %d messages, want 1", ph, got[ph])
+		}
+	}
+	if got[failing] != 0 || len(got) != 19 {
+		t.Fatalf("simulator log = %v", got)
+	}
+	if bal, sum := ce.balance(); bal != 381 || sum != bal {
+		t.Fatalf("balance %d, ledger sum %d; want 381 (400 - 19 sent)", bal, sum)
+	}
+
+	pollWA := map[string]string{}
+	for _, s := range ce.sim.Sent() {
+		pollWA[s.Number] = s.ID
+	}
+	in, _ := ce.m.Store.Instances(context.Background(), ce.client.me().Tenant.ID)
+	name := in[0].GatewayName
+	vote := func(phone string, mode evolutionsim.VoteMode, opts ...string) {
+		t.Helper()
+		if _, err := ce.sim.Vote(name, evolutionsim.Vote{From: phone, Poll: pollWA[phone], Options: opts, Mode: mode}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vote(phones[0], evolutionsim.VoteNormal, "Monday")
+	vote(phones[1], evolutionsim.VoteNormal, "Tuesday")
+	time.Sleep(1100 * time.Millisecond) // votes carry second-resolution timestamps
+	vote(phones[1], evolutionsim.VoteNormal, "Wednesday")
+	vote(phones[2], evolutionsim.VoteNormal, "Monday")
+	time.Sleep(1100 * time.Millisecond)
+	vote(phones[2], evolutionsim.VoteEmpty)
+	vote(phones[3], evolutionsim.VoteEncrypted, "Tuesday")
+	if _, err := ce.sim.Reply(name, evolutionsim.Reply{From: phones[4], Text: "Tuesday works for me", Quoted: pollWA[phones[4]]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ce.sim.Reply(name, evolutionsim.Reply{From: phones[5], Text: "who is this?"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ce.sim.Reply(name, evolutionsim.Reply{From: "5511988880000", Text: "hello, I saw your ad"}); err != nil {
+		t.Fatal(err)
+	}
+	ce.waitFor(5*time.Second, "votes and replies", func() bool {
+		p = ce.poll(pollID)
+		return p.Counts.Voted == 2 && p.Counts.Replied == 2 && p.Withdrawn == 1 && p.Unreadable == 1
+	})
+	want := map[string]int{"Monday": 1, "Tuesday": 0, "Wednesday": 1}
+	for _, r := range p.Results {
+		if want[r.Option] != r.Votes {
+			t.Fatalf("results = %+v, want %v", p.Results, want)
+		}
+	}
+	status, body := ce.client.call("GET", "/api/v1/replies?poll_id="+pollID, nil)
+	if status != 200 || !strings.Contains(string(body), "Tuesday works for me") || !strings.Contains(string(body), "who is this?") || strings.Contains(string(body), "saw your ad") {
+		t.Fatalf("replies = %d %s", status, body)
+	}
+	// Someone who wrote first became a contact.
+	if status, body := ce.client.call("GET", "/api/v1/contacts/5511988880000", nil); status != 200 {
+		t.Fatalf("inbound contact = %d %s", status, body)
+	}
+	status, body = ce.client.call("GET", "/api/v1/polls/"+pollID+"/recipients", nil)
+	if status != 200 || !strings.Contains(string(body), `"options":["Wednesday"]`) {
+		t.Fatalf("recipients = %d %.400s", status, body)
+	}
+	if status, _ := ce.client.call("POST", "/api/v1/polls/"+pollID+"/cancel", nil); status != http.StatusConflict {
+		t.Fatalf("cancel a finished poll = %d", status)
+	}
+	if status, _ := ce.client.call("POST", "/api/v1/polls/"+pollID+"/send", nil); status != http.StatusConflict {
+		t.Fatalf("send twice = %d", status)
+	}
+}
+
+// TestCampaignSurvivesFailures: Redis flushed, the process stopped and
+// started again, Redis killed and restarted empty, all mid-campaign; every
+// recipient still gets exactly one message and credits are exact.
+func TestCampaignSurvivesFailures(t *testing.T) {
+	ce := newCampaignEnv(t, map[string]string{"AIBUD_SEND_INTERVAL": "120ms"})
+	_, instanceID := ce.connect()
+	csv, phones := leadsCSV(30)
+	ce.importCSV(csv)
+	pollID, _ := ce.createAndSend(instanceID)
+	ctx := context.Background()
+	sentAtLeast := func(n int) func() bool { return func() bool { return len(ce.sim.Sent()) >= n } }
+
+	ce.waitFor(10*time.Second, "5 sent", sentAtLeast(5))
+	ce.redis.FlushAll() // every queued task is gone
+	if err := ce.m.CampaignTasks.ReconcileAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ce.waitFor(10*time.Second, "12 sent", sentAtLeast(12))
+	ce.stop() // the process stops mid-campaign…
+	ce.start() // …and starts again on the same data and Redis
+	ce.client = newAPIClient(t, ce.base)
+	if status, _ := ce.client.call("POST", "/api/v1/login", map[string]string{"email": testAccount["email"], "password": testAccount["password"]}); status != 200 {
+		t.Fatalf("login after restart = %d", status)
+	}
+	ce.waitFor(10*time.Second, "20 sent", sentAtLeast(20))
+	ce.redis.Restart() // Redis loses everything
+	ce.waitFor(5*time.Second, "redis back", func() bool { return ce.m.Redis.Ping(ctx) == nil })
+	if err := ce.m.CampaignTasks.ReconcileAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var p apiPoll
+	ce.waitFor(20*time.Second, "campaign done", func() bool {
+		p = ce.poll(pollID)
+		return p.Counts.Queued == 0
+	})
+	got := ce.sentTo()
+	for _, ph := range phones {
+		if got[ph] != 1 {
+			t.Fatalf("%s received %d messages, want exactly 1 (log %v)", ph, got[ph], got)
+		}
+	}
+	if bal, sum := ce.balance(); bal != 370 || sum != bal {
+		t.Fatalf("balance %d, ledger sum %d; want 370", bal, sum)
+	}
+}
+
+// TestCampaignGatewayTrouble: a number the gateway refuses is failed and
+// refunded; a number that fails for a while is retried until it goes; a
+// short balance refuses the whole send.
+func TestCampaignGatewayTrouble(t *testing.T) {
+	ce := newCampaignEnv(t, nil)
+	_, instanceID := ce.connect()
+	csv, phones := leadsCSV(6)
+	ce.importCSV(csv)
+	ce.sim.FailNumber(phones[0], evolutionsim.FailNotOnWhatsApp)
+	ce.sim.FailNumber(phones[1], evolutionsim.FailServerError)
+	pollID, _ := ce.createAndSend(instanceID)
+	ce.waitFor(10*time.Second, "the flaky number retried", func() bool {
+		n := 0
+		for _, c := range ce.sim.Calls() {
+			if strings.Contains(string(c.Body), phones[1]) && strings.Contains(c.Path, "sendPoll") {
+				n++
+			}
+		}
+		return n >= 3
+	})
+	ce.sim.FailNumber(phones[1], evolutionsim.FailNone)
+	var p apiPoll
+	ce.waitFor(10*time.Second, "campaign done", func() bool {
+		p = ce.poll(pollID)
+		return p.Counts.Queued == 0
+	})
+	if p.Counts.Failed != 1 || p.Counts.Sent != 5 {
+		t.Fatalf("counts = %+v", p.Counts)
+	}
+	if got := ce.sentTo(); got[phones[1]] != 1 || got[phones[0]] != 0 {
+		t.Fatalf("simulator log = %v", got)
+	}
+	if bal, sum := ce.balance(); bal != 395 || sum != bal {
+		t.Fatalf("balance %d, ledger sum %d; want 395", bal, sum)
+	}
+
+	// 395 credits cannot pay for 400 recipients: refused whole, nothing spent.
+	more, _ := leadsCSV(400)
+	ce.importCSV(more)
+	status, body := ce.client.call("POST", "/api/v1/polls", map[string]any{
+		"question": "Big one?", "options": []string{"Yes", "No"}, "instance_id": instanceID, "audience": map[string]any{"all": true}})
+	if status != http.StatusCreated {
+		t.Fatalf("create = %d %s", status, body)
+	}
+	big := decode[struct{ ID string }](t, body)
+	status, body = ce.client.call("POST", "/api/v1/polls/"+big.ID+"/send", nil)
+	if status != http.StatusPaymentRequired || !strings.Contains(string(body), `"balance":395`) || !strings.Contains(string(body), `"need":400`) {
+		t.Fatalf("send beyond balance = %d %s", status, body)
+	}
+	if bal, _ := ce.balance(); bal != 395 {
+		t.Fatalf("refused send changed the balance to %d", bal)
+	}
+}
+
+// TestCampaignCancel: cancelling mid-campaign stops the rest and refunds
+// each unsent message once.
+func TestCampaignCancel(t *testing.T) {
+	ce := newCampaignEnv(t, map[string]string{"AIBUD_SEND_INTERVAL": "400ms"})
+	_, instanceID := ce.connect()
+	csv, _ := leadsCSV(10)
+	ce.importCSV(csv)
+	pollID, _ := ce.createAndSend(instanceID)
+	ce.waitFor(10*time.Second, "2 sent", func() bool { return len(ce.sim.Sent()) >= 2 })
+	status, body := ce.client.call("POST", "/api/v1/polls/"+pollID+"/cancel", nil)
+	if status != 200 {
+		t.Fatalf("cancel = %d %s", status, body)
+	}
+	if refunded := decode[map[string]int](t, body)["refunded"]; refunded == 0 {
+		t.Fatalf("cancel refunded nothing")
+	}
+	time.Sleep(1500 * time.Millisecond) // anything still queued would have gone by now
+	// A send already in the worker's hands when the cancel came is either
+	// sent or cancelled by the worker itself; either way exactly once.
+	sent := len(ce.sim.Sent())
+	p := ce.poll(pollID)
+	if p.Status != "cancelled" || p.Counts.Cancelled+sent != 10 || p.Counts.Queued != 0 {
+		t.Fatalf("poll after cancel = %s %+v, %d sent", p.Status, p.Counts, sent)
+	}
+	if bal, sum := ce.balance(); bal != int64(400-sent) || sum != bal {
+		t.Fatalf("balance %d, ledger sum %d; want %d", bal, sum, 400-sent)
+	}
+}
