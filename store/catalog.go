@@ -84,6 +84,21 @@ func (c *Catalog) PutTenant(ctx context.Context, t tenants.Tenant) error {
 	return wrap("store.PutTenant", c.db.Update(func(txn *badger.Txn) error { return setJSON(txn, keyTenant+t.ID, t) }))
 }
 
+// UpdateTenant changes a tenant record in one transaction.
+func (c *Catalog) UpdateTenant(ctx context.Context, id string, fn func(*tenants.Tenant) error) (tenants.Tenant, error) {
+	var t tenants.Tenant
+	err := c.update(func(txn *badger.Txn) error {
+		if err := getJSON(txn, keyTenant+id, &t); err != nil {
+			return notFound(err, "Tenant")
+		}
+		if err := fn(&t); err != nil {
+			return err
+		}
+		return setJSON(txn, keyTenant+id, t)
+	})
+	return t, wrap("store.UpdateTenant", err)
+}
+
 // User returns a user by id.
 func (c *Catalog) User(ctx context.Context, id string) (tenants.User, error) {
 	var u tenants.User

@@ -28,7 +28,24 @@ type Tenant struct {
 	Region    string    `json:"region"`
 	TimeZone  string    `json:"time_zone"`
 	CreatedAt time.Time `json:"created_at"`
+
+	// Billing, kept in the catalog with the tenant.
+	StripeCustomerID     string        `json:"stripe_customer_id,omitempty"`
+	StripeSubscriptionID string        `json:"stripe_subscription_id,omitempty"`
+	BillingStatus        BillingStatus `json:"billing_status,omitempty"`
+	PeriodEnd            time.Time     `json:"period_end,omitzero"` // end of the paid period
+	// SuspendedReason says why an operator suspended the tenant.
+	SuspendedReason string `json:"suspended_reason,omitempty"`
 }
+
+// BillingStatus is the state of a tenant's payments.
+type BillingStatus string
+
+const (
+	BillingOK       BillingStatus = ""
+	BillingPastDue  BillingStatus = "past_due" // the last invoice failed; a banner asks to fix it
+	BillingCanceled BillingStatus = "canceled" // back to Starter at the period end
+)
 
 // Defaults for a new tenant until its owner sets them in Settings.
 const (
