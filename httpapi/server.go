@@ -38,6 +38,8 @@ type Deps struct {
 	Numbers   *tenants.Numbers
 	Contacts  *tenants.Contacts
 	Campaigns *tenants.Campaigns
+	Billing   *tenants.Billing
+	Usage     *tenants.Usage
 	// ParseWebhook turns a gateway webhook body (and the event name from a
 	// by-events path, if any) into domain events.
 	ParseWebhook func(body []byte, pathEvent string) ([]tenants.GatewayEvent, error)
@@ -141,6 +143,8 @@ func (s *Server) newEcho() *echo.Echo {
 	s.registerWebhookRoutes(e)
 	s.registerPollRoutes(e)
 	s.registerContactRoutes(e)
+	s.registerBillingRoutes(e)
+	s.registerUsageRoutes(e)
 	s.registerCampaignPages(e)
 	return e
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"sync"
@@ -46,6 +47,7 @@ func BenchmarkWebhookIntake(b *testing.B) {
 				b.Error(err)
 				return
 			}
+			io.Copy(io.Discard, resp.Body) // drain, so the connection is reused
 			resp.Body.Close()
 			if resp.StatusCode != 200 {
 				b.Errorf("status %d", resp.StatusCode)

@@ -66,10 +66,9 @@ func (s *Store) ApplyEvents(ctx context.Context, tenantID, instanceID string, ev
 	var fresh int
 	err := s.tenantUpdate(ctx, tenantID, func(txn *badger.Txn) error {
 		fresh = 0
-		var in tenants.Instance
-		if err := getJSON(txn, keyInstance+instanceID, &in); err != nil {
-			return notFound(err, "WhatsApp number")
-		}
+		// The instance record is read only for the events that change it;
+		// most events are statuses, votes and replies.
+		var in *tenants.Instance
 		changed := false
 		for _, ev := range events {
 			if ev.DedupeKey != "" {
@@ -85,8 +84,14 @@ func (s *Store) ApplyEvents(ctx context.Context, tenantID, instanceID string, ev
 				}
 			}
 			fresh++
-			if in.ApplyEvent(ev, now) {
-				changed = true
+			if ev.Kind == tenants.EventConnection || ev.Kind == tenants.EventQR {
+				if in == nil {
+					in = new(tenants.Instance)
+					if err := getJSON(txn, keyInstance+instanceID, in); err != nil {
+						return notFound(err, "WhatsApp number")
+					}
+				}
+				changed = in.ApplyEvent(ev, now) || changed
 			}
 			if err := receive(txn, ev, now); err != nil {
 				return err

@@ -47,7 +47,8 @@ const (
 	keyAudience    = "audience/" // audience/<poll id> → the phones, one per line, fixed at send time
 )
 
-// Catalog keys of the campaign reconciler.
+// Catalog keys of the campaign reconciler and usage.
 const (
 	keyActive = "active/" // active/<tenant id> → nil: the tenant has campaigns in flight
+	keyUsage  = "usage/"  // usage/<tenant id>/<YYYY-MM-DD> → tenants.DailyUsage
 )

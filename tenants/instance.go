@@ -146,8 +146,9 @@ func PickShard(shards []Shard) (s Shard, overloaded bool, ok bool) {
 
 // InstanceRoute maps a webhook token to the tenant and instance it is for.
 type InstanceRoute struct {
-	TenantID   string `json:"tenant_id"`
-	InstanceID string `json:"instance_id"`
+	TenantID    string `json:"tenant_id"`
+	InstanceID  string `json:"instance_id"`
+	GatewayName string `json:"gateway_name"` // events must name this instance
 }
 
 // ShardCatalog keeps the gateway shards and the webhook routes.

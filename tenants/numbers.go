@@ -70,7 +70,7 @@ func (n *Numbers) create(ctx context.Context, t Tenant, name, number string) (In
 	in := Instance{ID: n.NewID(), TenantID: t.ID, Name: name, State: StateClose,
 		GatewayToken: randomToken(), WebhookToken: randomToken(), CreatedAt: now, UpdatedAt: now}
 	in.GatewayName = "aibud-" + strings.ToLower(in.ID)
-	shard, overloaded, err := n.Shards.PlaceInstance(ctx, in.WebhookToken, InstanceRoute{TenantID: t.ID, InstanceID: in.ID})
+	shard, overloaded, err := n.Shards.PlaceInstance(ctx, in.WebhookToken, InstanceRoute{TenantID: t.ID, InstanceID: in.ID, GatewayName: in.GatewayName})
 	if err != nil {
 		return Instance{}, err
 	}
@@ -204,12 +204,15 @@ func (n *Numbers) Intake(ctx context.Context, token string, events []GatewayEven
 	if err != nil {
 		return 0, err
 	}
-	in, err := n.Instances.Instance(ctx, route.TenantID, route.InstanceID)
-	if err != nil {
-		return 0, err
+	if route.GatewayName == "" { // a route written before routes carried the name
+		in, err := n.Instances.Instance(ctx, route.TenantID, route.InstanceID)
+		if err != nil {
+			return 0, err
+		}
+		route.GatewayName = in.GatewayName
 	}
 	for _, ev := range events {
-		if ev.Instance != "" && ev.Instance != in.GatewayName {
+		if ev.Instance != "" && ev.Instance != route.GatewayName {
 			return 0, Invalid("instance", "Event is for instance %q, not this webhook's.", ev.Instance)
 		}
 	}

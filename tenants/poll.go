@@ -157,6 +157,10 @@ type Reply struct {
 	QuotedID string    `json:"quoted_id,omitempty"`
 	PushName string    `json:"push_name,omitempty"`
 	At       time.Time `json:"at"`
+	// Classification is what the classifier made of it (nil until read);
+	// HumanIntent is a person's correction, which wins over it.
+	Classification *Classification `json:"classification,omitempty"`
+	HumanIntent    Intent          `json:"human_intent,omitempty"`
 }
 
 // PollCounts is a campaign's progress.

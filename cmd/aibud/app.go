@@ -34,6 +34,8 @@ type Main struct {
 	Campaigns *tenants.Campaigns
 	// CampaignTasks runs campaign work from the queue (and the reconciler).
 	CampaignTasks *queue.CampaignHandlers
+	Usage         *tenants.Usage
+	UsageTasks    *queue.UsageScheduler
 	Redis         *queue.Redis
 	Queue         *queue.Client
 	Worker        *queue.Worker
@@ -78,6 +80,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if cfg.HasRole("worker") {
 		m.Worker = queue.NewWorker(m.Redis, queue.WorkerConfig{RetryDelay: queue.RetryDelay}, m.Logger)
 		m.CampaignTasks.Register(m.Worker)
+		(&queue.UsageHandler{Usage: m.Usage}).Register(m.Worker)
 		if err := m.Worker.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
@@ -90,6 +93,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if cfg.HasRole("cron") {
 		m.Cron = m.newCron()
 		m.Cron.Start()
+		m.enqueueUsage(ctx) // fills the days missed while no scheduler ran
 	}
 	if cfg.HasRole("web") {
 		return m.startHTTP(bg, secret)
@@ -120,7 +124,7 @@ func (m *Main) startHTTP(bg context.Context, secret []byte) error {
 		PublicURL: m.Config.PublicURL, Secret: secret, ClerkIssuer: m.Config.ClerkIssuer, Logger: m.Logger,
 	}, httpapi.Deps{
 		Accounts: m.accounts(), Credits: m.Store, Numbers: m.Numbers, ParseWebhook: parseWebhook,
-		Contacts: m.Contacts, Campaigns: m.Campaigns,
+		Contacts: m.Contacts, Campaigns: m.Campaigns, Usage: m.Usage,
 		Sandbox: m.sandboxControl(), SandboxShardID: sandboxShardID, Ready: m.ready,
 	})
 	if err != nil {

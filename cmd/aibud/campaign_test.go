@@ -298,6 +298,19 @@ func TestCampaignEndToEnd(t *testing.T) {
 	if status, _ := ce.client.call("POST", "/api/v1/polls/"+pollID+"/cancel", nil); status != http.StatusConflict {
 		t.Fatalf("cancel a finished poll = %d", status)
 	}
+	// Today's usage, counted from the records.
+	status, body = ce.client.call("GET", "/api/v1/usage?days=7", nil)
+	days := decode[[]tenants.DailyUsage](t, body)
+	if status != 200 || len(days) != 7 {
+		t.Fatalf("usage = %d %s", status, body)
+	}
+	today := days[6]
+	if today.Sent != 19 || today.Failed != 1 || today.Read != 19 || today.Votes != 4 || today.Replies != 3 || today.CreditsSpent != 19 || today.Balance != 381 {
+		t.Fatalf("today's usage = %+v", today)
+	}
+	if status, _ := ce.client.call("GET", "/api/v1/usage?days=0", nil); status != 400 {
+		t.Fatalf("usage days=0 = %d", status)
+	}
 	if status, _ := ce.client.call("POST", "/api/v1/polls/"+pollID+"/send", nil); status != http.StatusConflict {
 		t.Fatalf("send twice = %d", status)
 	}
@@ -321,7 +334,7 @@ func TestCampaignSurvivesFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	ce.waitFor(10*time.Second, "12 sent", sentAtLeast(12))
-	ce.stop() // the process stops mid-campaign…
+	ce.stop()  // the process stops mid-campaign…
 	ce.start() // …and starts again on the same data and Redis
 	ce.client = newAPIClient(t, ce.base)
 	if status, _ := ce.client.call("POST", "/api/v1/login", map[string]string{"email": testAccount["email"], "password": testAccount["password"]}); status != 200 {

@@ -26,6 +26,8 @@ func (m *Main) startCampaigns() {
 		NewID: store.NewID, Now: m.now, Logger: m.Logger,
 	}
 	m.CampaignTasks = &queue.CampaignHandlers{Campaigns: m.Campaigns, Active: m.Store, Logger: m.Logger}
+	m.Usage = &tenants.Usage{Catalog: m.Store, Counter: m.Store, Snapshots: m.Store, Now: m.now, Logger: m.Logger}
+	m.UsageTasks = &queue.UsageScheduler{Client: m.Queue, Tenants: m.Store, Now: m.now, Logger: m.Logger}
 }
 
 // enqueueReconcile queues one reconcile pass, unique for its period so that

@@ -21,7 +21,19 @@ func (m *Main) newCron() *cron.Cron {
 			m.Logger.Warn("reconcile not queued", "err", err)
 		}
 	})
+	// Daily usage snapshots: one task per tenant per day whatever the number
+	// of cron nodes; a run also fills days missed while none ran.
+	c.AddFunc("CRON_TZ=UTC 20 0 * * *", func() { m.enqueueUsage(context.Background()) })
 	return c
+}
+
+func (m *Main) enqueueUsage(ctx context.Context) {
+	n, err := m.UsageTasks.EnqueueAll(ctx)
+	if err != nil {
+		m.Logger.Warn("usage snapshots not queued", "err", err)
+		return
+	}
+	m.Logger.Info("usage snapshots queued", "tenants", n)
 }
 
 func (m *Main) collectCatalogGarbage() {
