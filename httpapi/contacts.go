@@ -18,8 +18,7 @@ import (
 // wizard, delete confirmation) are in contacts_pages.go.
 
 // Body limits of the import routes, which carry whole files; everything
-// else keeps the small server-wide limit, whose middleware skips these
-// routes (isImportRoute). The API takes a 20 MiB file plus multipart
+// else keeps the small server-wide limit (serverBodyLimit). The API takes a 20 MiB file plus multipart
 // framing; the wizard's second step re-posts the file compressed and
 // base64-encoded, which for an incompressible file is 4/3 of its size.
 const (
@@ -27,8 +26,15 @@ const (
 	importPageBodyLimit = "28M"
 )
 
+// serverBodyLimit is the server-wide body limit middleware: every route
+// but the import routes, which apply their own larger limits (Echo runs
+// the server-wide middleware first, so a route cannot raise it).
+func serverBodyLimit(limit string) echo.MiddlewareFunc {
+	return middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: limit, Skipper: isImportRoute})
+}
+
 // isImportRoute reports whether the request is for a route that applies its
-// own, larger body limit; the server-wide BodyLimit middleware skips them.
+// own, larger body limit.
 func isImportRoute(c echo.Context) bool {
 	switch c.Path() {
 	case "/api/v1/contacts/import", "/app/contacts/import", "/app/contacts/import/run":

@@ -68,9 +68,18 @@ func newEnv(t testing.TB, opts ...envOption) *testEnv {
 	}
 	publicURL := "http://" + ln.Addr().String()
 	cfg := Config{PublicURL: publicURL, Secret: []byte("test-secret-test-secret-test-secret!"), Logger: logger, Now: clock.Now, BodyLimit: "4K"}
-	deps := Deps{Accounts: accounts, Credits: st, ParseWebhook: evolution.ParseWebhook,
-		Numbers: &tenants.Numbers{Catalog: st, Shards: st, Instances: st, Gateways: &whatsapp.Registry{Logger: logger},
-			PublicURL: publicURL, NewID: store.NewID, Now: clock.Now, Logger: logger}}
+	gateways := &whatsapp.Registry{Logger: logger}
+	contacts := &tenants.Contacts{Store: st, Phones: whatsapp.Phones{}, Now: clock.Now, Logger: logger}
+	deps := Deps{Accounts: accounts, Credits: st, ParseWebhook: evolution.ParseWebhook, Contacts: contacts,
+		Numbers: &tenants.Numbers{Catalog: st, Shards: st, Instances: st, Gateways: gateways,
+			PublicURL: publicURL, NewID: store.NewID, Now: clock.Now, Logger: logger},
+		// No queue here: sends are not delivered in these tests (the
+		// program's end-to-end tests in cmd/aibud run the worker).
+		Campaigns: &tenants.Campaigns{Catalog: st, Polls: st, Contacts: st, Phones: whatsapp.Phones{}, Instances: st,
+			Shards: st, Gateways: gateways, Credits: st, Queue: discardQueue{}, Active: st,
+			NewID: store.NewID, Now: clock.Now, Logger: logger},
+		Usage: &tenants.Usage{Catalog: st, Counter: st, Snapshots: st, Now: clock.Now, Logger: logger},
+	}
 	for _, o := range opts {
 		o(&cfg, &deps)
 	}
@@ -125,7 +134,9 @@ func (e *testEnv) do(t testing.TB, c *http.Client, method, path, body string, he
 }
 
 // signup creates an account through the API and returns a logged-in client.
-func (e *testEnv) signup(t *testing.T, email string) (*http.Client, signupResponse) { return e.signupB(t, email) }
+func (e *testEnv) signup(t *testing.T, email string) (*http.Client, signupResponse) {
+	return e.signupB(t, email)
+}
 
 func (e *testEnv) signupB(t testing.TB, email string) (*http.Client, signupResponse) {
 	t.Helper()
@@ -162,3 +173,8 @@ func (e *testEnv) createInstanceB(tb testing.TB, c *http.Client) string {
 	json.Unmarshal([]byte(r.body), &out)
 	return out.ID
 }
+
+// discardQueue accepts send tasks and drops them.
+type discardQueue struct{}
+
+func (discardQueue) EnqueueSend(context.Context, string, tenants.Message) error { return nil }

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"sort"
 
 	"github.com/aibud/aibud/tenants"
 	"github.com/labstack/echo/v4"
@@ -76,19 +77,64 @@ func (s *Server) handleLogoutForm(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/login")
 }
 
+// overviewData is the dashboard's first page: where the account stands,
+// what to do next, and who to call.
+type overviewData struct {
+	Numbers   int
+	Connected int
+	Contacts  bool
+	Polls     int
+	LastPoll  *tenants.Poll
+	HotLeads  []tenants.Contact
+}
+
+// hotLeadsShown is how many hot leads the overview lists.
+const hotLeadsShown = 5
+
 func (s *Server) handleOverview(c echo.Context) error {
 	acc := accountOf(c)
 	ctx := c.Request().Context()
-	bal, err := s.deps.Credits.Balance(ctx, acc.Tenant.ID)
+	tid := acc.Tenant.ID
+	bal, err := s.deps.Credits.Balance(ctx, tid)
 	if err != nil {
 		return err
 	}
-	page, err := s.deps.Credits.Ledger(ctx, acc.Tenant.ID, "", 5)
+	page, err := s.deps.Credits.Ledger(ctx, tid, "", 5)
 	if err != nil {
 		return err
 	}
+	var d overviewData
+	numbers, err := s.deps.Numbers.List(ctx, tid)
+	if err != nil {
+		return err
+	}
+	for _, in := range numbers {
+		d.Numbers++
+		if in.State == tenants.StateOpen {
+			d.Connected++
+		}
+	}
+	polls, err := s.deps.Campaigns.Polls.Polls(ctx, tid)
+	if err != nil {
+		return err
+	}
+	if d.Polls = len(polls); d.Polls > 0 {
+		d.LastPoll = &polls[0]
+	}
+	err = s.deps.Campaigns.Contacts.ForEachContact(ctx, tid, "", func(ct tenants.Contact) error {
+		d.Contacts = true
+		if ct.LeadStatus == tenants.LeadHot && !ct.OptedOut {
+			d.HotLeads = append(d.HotLeads, ct)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.SliceStable(d.HotLeads, func(i, j int) bool { return d.HotLeads[i].Score > d.HotLeads[j].Score })
+	d.HotLeads = d.HotLeads[:min(len(d.HotLeads), hotLeadsShown)]
 	plan, _ := tenants.LookupPlan(acc.Tenant.Plan)
 	return s.render(c, "overview", pageData{
-		Title: "Overview", Nav: "overview", Credits: bal, Plan: plan, Ledger: page.Entries,
+		Title: "Overview", Nav: "overview", Credits: bal, Plan: plan, Ledger: page.Entries, Data: d,
 	})
 }

@@ -56,7 +56,22 @@ var templateFuncs = template.FuncMap{
 	"thousands": thousands,
 	"phone":     formatPhone,
 	"voteLabel": voteLabel,
-	"int64":     func(n int) int64 { return int64(n) },
+	"intents":   func() []tenants.Intent { return tenants.Intents },
+	"percent":   func(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) },
+	"intentLabel": func(i tenants.Intent) string {
+		return map[tenants.Intent]string{
+			tenants.IntentInterested: "Interested", tenants.IntentNotInterested: "Not interested",
+			tenants.IntentQuestion: "Question", tenants.IntentOptOut: "Opt-out", tenants.IntentWrongNumber: "Wrong number",
+			tenants.IntentAutoReply: "Auto-reply", tenants.IntentOther: "Other",
+		}[i]
+	},
+	"leadLabel": func(l tenants.LeadStatus) string {
+		return map[tenants.LeadStatus]string{
+			tenants.LeadNew: "New", tenants.LeadEngaged: "Engaged", tenants.LeadHot: "Hot",
+			tenants.LeadCold: "Cold", tenants.LeadOptedOut: "Opted out",
+		}[l]
+	},
+	"int64": func(n int) int64 { return int64(n) },
 	"excludedLabel": func(k string) string {
 		switch k {
 		case tenants.ExcludedOptedOut:
@@ -149,7 +164,7 @@ func (s *Server) renderStatus(c echo.Context, status int, name string, d pageDat
 }
 
 // renderFragment writes one named template block (an htmx swap target).
-func (s *Server) renderFragment(c echo.Context, page, block string, d pageData) error {
+func (s *Server) renderFragment(c echo.Context, page, block string, d any) error {
 	var buf bytes.Buffer
 	if err := s.pages[page].ExecuteTemplate(&buf, block, d); err != nil {
 		return fmt.Errorf("httpapi: render %s/%s: %w", page, block, err)

@@ -40,6 +40,7 @@ type Deps struct {
 	Campaigns *tenants.Campaigns
 	Billing   *tenants.Billing
 	Usage     *tenants.Usage
+	Inbox     *tenants.Inbox
 	// ParseWebhook turns a gateway webhook body (and the event name from a
 	// by-events path, if any) into domain events.
 	ParseWebhook func(body []byte, pathEvent string) ([]tenants.GatewayEvent, error)
@@ -131,7 +132,7 @@ func (s *Server) newEcho() *echo.Echo {
 		ContentSecurityPolicy: "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
 		HSTSMaxAge:            31536000,
 	}))
-	e.Use(middleware.BodyLimit(s.cfg.BodyLimit))
+	e.Use(serverBodyLimit(s.cfg.BodyLimit)) // import routes set their own, larger limits
 
 	e.GET("/healthz", s.handleHealthz)
 	e.GET("/readyz", s.handleReadyz)
@@ -145,6 +146,7 @@ func (s *Server) newEcho() *echo.Echo {
 	s.registerContactRoutes(e)
 	s.registerBillingRoutes(e)
 	s.registerUsageRoutes(e)
+	s.registerInboxRoutes(e)
 	s.registerCampaignPages(e)
 	return e
 }

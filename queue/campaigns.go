@@ -12,10 +12,11 @@ import (
 	"github.com/hibiken/asynq"
 )
 
-// Task types of poll campaigns.
+// Task types of poll campaigns and replies.
 const (
 	TypeMessageSend        = "message:send"
 	TypeCampaignsReconcile = "campaigns:reconcile"
+	TypeReplyClassify      = "reply:classify"
 )
 
 // sendMaxRetry bounds how long a message waits for its number: with delays
@@ -52,9 +53,10 @@ func (s Sender) EnqueueSend(ctx context.Context, tenantID string, m tenants.Mess
 	return err
 }
 
-// CampaignHandlers runs campaign tasks against the domain.
+// CampaignHandlers runs campaign and reply tasks against the domain.
 type CampaignHandlers struct {
 	Campaigns *tenants.Campaigns
+	Inbox     *tenants.Inbox
 	Active    tenants.ActiveCampaigns
 	Logger    *slog.Logger
 }
@@ -63,6 +65,7 @@ type CampaignHandlers struct {
 func (h *CampaignHandlers) Register(w *Worker) {
 	w.Handle(TypeMessageSend, asynq.HandlerFunc(h.handleSend))
 	w.Handle(TypeCampaignsReconcile, asynq.HandlerFunc(h.handleReconcile))
+	w.Handle(TypeReplyClassify, asynq.HandlerFunc(h.handleClassify))
 }
 
 // handleSend delivers one message. When its retries run out the message
@@ -113,14 +116,65 @@ func (h *CampaignHandlers) ReconcileAll(ctx context.Context) error {
 	}
 	var errs []error
 	for _, id := range ids {
-		n, err := h.Campaigns.Reconcile(ctx, id)
-		if err != nil {
+		if err := h.reconcile(ctx, id); err != nil {
 			errs = append(errs, fmt.Errorf("tenant %s: %w", id, err))
-			continue
-		}
-		if n > 0 {
-			h.Logger.Info("reconciled campaigns", "tenant", id, "requeued", n)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// reconcile requeues one tenant's unsent messages and unread replies, and
+// takes it off the active list once nothing is in flight.
+func (h *CampaignHandlers) reconcile(ctx context.Context, tenantID string) error {
+	n, busy, err := h.Campaigns.Reconcile(ctx, tenantID)
+	if tenants.ErrorCode(err) == tenants.ENOTFOUND {
+		return h.Active.MarkActive(ctx, tenantID, false) // erased
+	} else if err != nil {
+		return err
+	}
+	waiting := 0
+	if h.Inbox != nil {
+		if waiting, err = h.Inbox.Sweep(ctx, tenantID); err != nil {
+			return err
+		}
+	}
+	if n > 0 || waiting > 0 {
+		h.Logger.Info("reconciled", "tenant", tenantID, "messages_requeued", n, "replies_requeued", waiting)
+	}
+	if !busy && waiting == 0 {
+		return h.Active.MarkActive(ctx, tenantID, false)
+	}
+	return nil
+}
+
+type replyPayload struct {
+	TenantID string `json:"tenant_id"`
+	ReplyID  string `json:"reply_id"`
+}
+
+// EnqueueClassify implements tenants.ReplyQueue: one task per reply on the
+// low queue (sends and webhooks come first), the reply id as task id.
+func (s Sender) EnqueueClassify(ctx context.Context, tenantID, replyID string) error {
+	payload, err := json.Marshal(replyPayload{TenantID: tenantID, ReplyID: replyID})
+	if err != nil {
+		return err
+	}
+	_, err = s.Client.Enqueue(ctx, asynq.NewTask(TypeReplyClassify, payload), asynq.TaskID("classify:"+tenantID+":"+replyID),
+		asynq.Queue(QueueLow), asynq.MaxRetry(10), asynq.Timeout(time.Minute))
+	if errors.Is(err, asynq.ErrTaskIDConflict) {
+		return nil
+	}
+	return err
+}
+
+func (h *CampaignHandlers) handleClassify(ctx context.Context, t *asynq.Task) error {
+	var p replyPayload
+	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.TenantID == "" || p.ReplyID == "" {
+		return fmt.Errorf("bad %s payload: %w", TypeReplyClassify, asynq.SkipRetry)
+	}
+	err := h.Inbox.Classify(ctx, p.TenantID, p.ReplyID)
+	if tenants.ErrorCode(err) == tenants.ENOTFOUND {
+		return nil // erased meanwhile
+	}
+	return err
 }

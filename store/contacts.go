@@ -151,7 +151,7 @@ func (b *txnBudget) take(w []keyValue) bool {
 			size += int64(len(kv.key)) + 24
 		}
 	}
-	if size > b.maxSize || count > b.maxCount {
+	if size >= b.maxSize || count >= b.maxCount { // Badger refuses at the limit itself
 		return false
 	}
 	b.size, b.count = size, count

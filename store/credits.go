@@ -32,12 +32,14 @@ import (
 // and commits it), the rest wait for its result.
 type creditCommitter struct {
 	db       *badger.DB
-	maxBytes int // Badger's transaction limit, with a margin
+	maxBytes int                     // Badger's transaction limit, with a margin
+	commit   func(*badger.Txn) error // (*badger.Txn).Commit; tests inject failures
 
 	mu         sync.Mutex
 	queue      []*creditBatch // queue[0] is being applied, the rest wait
 	committing *creditBatch   // sent to Badger, not yet durable
-	spare      *badger.Txn    // started before committing's commit, for the batch after it
+	spare      *badger.Txn    // started before spareBase's commit, for the batch after it
+	spareBase  *creditBatch
 
 	// ids makes ledger entry ids; only the leader applying a batch uses it
 	// (ulid.DefaultEntropy is one process-wide mutex).
@@ -92,6 +94,7 @@ func newCreditCommitter(db *badger.DB) *creditCommitter {
 	return &creditCommitter{
 		db:       db,
 		maxBytes: int(db.Opts().MemTableSize*15/100) * 2 / 3,
+		commit:   (*badger.Txn).Commit,
 		ids:      ulid.Monotonic(rand.NewChaCha8(seed), 0),
 	}
 }
@@ -144,55 +147,72 @@ func notify(ch chan struct{}) {
 // durable; then it commits b and lets the next batch start.
 func (c *creditCommitter) lead(b *creditBatch) {
 	c.mu.Lock()
-	txn, base := c.spare, c.committing
-	c.spare = nil
+	txn, base := c.spare, c.spareBase
+	c.spare, c.spareBase = nil, nil
 	c.mu.Unlock()
 	for {
-		w, err := c.newBatchWriter(txn, base)
-		if err == nil {
-			err = c.applyUntilSealed(b, w)
+		if txn == nil {
+			c.awaitIdle(b) // a new transaction must see every credit commit
+			txn = c.db.NewTransaction(true)
 		}
-		if errors.Is(err, errBaseFailed) { // start over on what is on disk
-			txn, base = nil, nil
-			continue
+		err := c.applyUntilSealed(b, txn, base)
+		txn.Discard()
+		if !errors.Is(err, errBaseFailed) {
+			c.finish(b, err)
+			return
 		}
-		c.finish(b, w.txn, err)
-		return
+		txn, base = nil, nil // start over on what is on disk
 	}
 }
 
 var errBaseFailed = errors.New("store: the credit batch before failed")
 
-// applyUntilSealed applies b's ops as they arrive. Once nothing is in flight
-// and every op is applied, it seals b (no op joins it any more), starts the
-// next batch's transaction and commits.
-func (c *creditCommitter) applyUntilSealed(b *creditBatch, w *batchWriter) error {
-	applied := 0
-	var next *badger.Txn
-	for {
+// awaitIdle waits until no commit is in flight (b is at the head of the
+// queue, so finish wakes it).
+func (c *creditCommitter) awaitIdle(b *creditBatch) {
+	c.mu.Lock()
+	for c.committing != nil {
+		c.mu.Unlock()
+		<-b.wake
+		c.mu.Lock()
+	}
+	c.mu.Unlock()
+}
+
+// applyUntilSealed applies b's ops as they join. Once every op is applied
+// and nothing is in flight, it seals b (no op joins it any more) with the
+// next batch's transaction started, and commits.
+func (c *creditCommitter) applyUntilSealed(b *creditBatch, txn *badger.Txn, base *creditBatch) error {
+	var next *badger.Txn // the next batch's, until handed over
+	defer func() {
+		if next != nil {
+			next.Discard()
+		}
+	}()
+	w, err := newBatchWriter(c, txn, base)
+	for applied := 0; err == nil; {
 		c.mu.Lock()
 		ops := b.ops[applied:len(b.ops):len(b.ops)]
 		inFlight := c.committing != nil
 		if len(ops) == 0 && !inFlight && next != nil {
-			if w.base != nil && w.base.err != nil {
+			if base != nil && base.err != nil {
 				c.mu.Unlock()
-				next.Discard()
-				w.txn.Discard()
 				return errBaseFailed
 			}
 			c.seal(b, w, next)
 			c.mu.Unlock()
-			break
+			next = nil
+			if err := w.flush(); err != nil {
+				return err
+			}
+			return c.commit(txn)
 		}
 		c.mu.Unlock()
 		switch {
+		case c.db.IsClosed(): // reading a closed DB can panic
+			err = badger.ErrDBClosed
 		case len(ops) > 0:
-			if err := w.apply(ops); err != nil {
-				if next != nil {
-					next.Discard()
-				}
-				return err
-			}
+			err = w.apply(ops)
 			applied += len(ops)
 		case inFlight:
 			<-b.wake
@@ -200,10 +220,7 @@ func (c *creditCommitter) applyUntilSealed(b *creditBatch, w *batchWriter) error
 			next = c.db.NewTransaction(true) // nothing in flight: does not wait
 		}
 	}
-	if err := w.flush(); err != nil {
-		return err
-	}
-	return w.txn.Commit()
+	return err
 }
 
 // seal takes b off the queue as the batch in flight, with next as the
@@ -211,7 +228,7 @@ func (c *creditCommitter) applyUntilSealed(b *creditBatch, w *batchWriter) error
 func (c *creditCommitter) seal(b *creditBatch, w *batchWriter, next *badger.Txn) {
 	b.balance, b.seq, b.writes = w.balance, w.seq, w.writes
 	c.queue = c.queue[1:]
-	c.committing, c.spare = b, next
+	c.committing, c.spare, c.spareBase = b, next, b
 	if len(c.queue) > 0 {
 		close(c.queue[0].promote)
 	}
@@ -219,11 +236,9 @@ func (c *creditCommitter) seal(b *creditBatch, w *batchWriter, next *badger.Txn)
 
 // finish records b's result. A batch that failed before it was sealed was
 // never in flight: it leaves the queue here.
-func (c *creditCommitter) finish(b *creditBatch, txn *badger.Txn, err error) {
-	if txn != nil {
-		txn.Discard()
-	}
+func (c *creditCommitter) finish(b *creditBatch, err error) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	b.err = err
 	if c.committing == b {
 		c.committing = nil
@@ -238,10 +253,9 @@ func (c *creditCommitter) finish(b *creditBatch, txn *badger.Txn, err error) {
 		notify(c.queue[0].wake)
 	case c.spare != nil: // nobody to use it: don't pin an old read timestamp
 		c.spare.Discard()
-		c.spare = nil
+		c.spare, c.spareBase = nil, nil
 	}
 	close(b.done)
-	c.mu.Unlock()
 }
 
 // batchWriter applies ops in one transaction against a running balance,
@@ -249,26 +263,21 @@ func (c *creditCommitter) finish(b *creditBatch, txn *badger.Txn, err error) {
 type batchWriter struct {
 	c            *creditCommitter
 	txn          *badger.Txn
-	base         *creditBatch // nil if txn sees everything committed
+	base         *creditBatch // nil if txn sees every credit commit
 	balance, seq int64
 	writes       map[string][]byte
-	buf          []byte // keys and values, only ever appended to
+	buf          []byte // keys and values set, only ever appended to
+	key          []byte // scratch for lookups
 }
 
-func (c *creditCommitter) newBatchWriter(txn *badger.Txn, base *creditBatch) (*batchWriter, error) {
-	if c.db.IsClosed() {
-		if txn != nil {
-			txn.Discard()
-		}
-		return &batchWriter{}, badger.ErrDBClosed
-	}
-	if txn == nil {
-		txn, base = c.db.NewTransaction(true), nil
-	}
+func newBatchWriter(c *creditCommitter, txn *badger.Txn, base *creditBatch) (*batchWriter, error) {
 	w := &batchWriter{c: c, txn: txn, base: base, writes: map[string][]byte{}}
 	if base != nil {
 		w.balance, w.seq = base.balance, base.seq
 		return w, nil
+	}
+	if c.db.IsClosed() {
+		return w, badger.ErrDBClosed
 	}
 	var err error
 	if w.balance, err = getInt(txn, keyBalance); err != nil {
@@ -334,8 +343,8 @@ func (w *batchWriter) get(key []byte) ([]byte, bool, error) {
 	return v, err == nil, err
 }
 
-// set sets buf[k:v] to buf[v:]. Badger keeps both slices until commit, and
-// the next batch may read them after: buf is only ever appended to.
+// set sets buf[k:v] to buf[v:]. Badger keeps both slices until commit and
+// the next batch reads them after, so buf is never written over.
 func (w *batchWriter) set(k, v int) error {
 	key, val := w.buf[k:v:v], w.buf[v:len(w.buf):len(w.buf)]
 	if err := w.txn.Set(key, val); err != nil {
@@ -409,6 +418,9 @@ func (w *batchWriter) decide(op *creditOp) (decision, error) {
 // write sets the op's ledger entry and creditref records (and, for a refund,
 // the reservation's new refunded amount).
 func (w *batchWriter) write(op *creditOp, refunded reservation) error {
+	if n := op.maxBytes(); cap(w.buf)-len(w.buf) < n {
+		w.buf = make([]byte, 0, max(n, 16<<10)) // no append below reallocates
+	}
 	k := len(w.buf)
 	w.buf = appendLedgerKey(w.buf, w.seq)
 	v := len(w.buf)
@@ -437,7 +449,8 @@ func (w *batchWriter) write(op *creditOp, refunded reservation) error {
 
 // reservation reads the creditref record of a reservation.
 func (w *batchWriter) reservation(ref string) (reservation, bool, error) {
-	v, ok, err := w.get(appendRefKey(nil, opReserve, ref))
+	w.key = appendRefKey(w.key[:0], opReserve, ref)
+	v, ok, err := w.get(w.key)
 	if err != nil || !ok {
 		return reservation{}, false, err
 	}
@@ -454,7 +467,8 @@ func (w *batchWriter) reservation(ref string) (reservation, bool, error) {
 // entryByRef returns the ledger entry an op with this kind and ref made, if
 // there was one.
 func (w *batchWriter) entryByRef(kind creditOpKind, ref string) (tenants.LedgerEntry, bool, error) {
-	v, ok, err := w.get(appendRefKey(nil, kind, ref))
+	w.key = appendRefKey(w.key[:0], kind, ref)
+	v, ok, err := w.get(w.key)
 	if err != nil || !ok {
 		return tenants.LedgerEntry{}, false, err
 	}
@@ -463,7 +477,8 @@ func (w *batchWriter) entryByRef(kind creditOpKind, ref string) (tenants.LedgerE
 	}
 	seq := int64(binary.BigEndian.Uint64(v))
 	var e tenants.LedgerEntry
-	v, ok, err = w.get(appendLedgerKey(nil, seq))
+	w.key = appendLedgerKey(w.key[:0], seq)
+	v, ok, err = w.get(w.key)
 	if err == nil && !ok {
 		err = badger.ErrKeyNotFound
 	}

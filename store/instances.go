@@ -62,10 +62,10 @@ func (s *Store) DeleteInstance(ctx context.Context, tenantID, id string) error {
 // ApplyEvents implements tenants.InstanceStore: each event not seen before
 // updates the instance (connection, QR) or the campaign records (message
 // statuses, votes, replies), all in one durable commit.
-func (s *Store) ApplyEvents(ctx context.Context, tenantID, instanceID string, events []tenants.GatewayEvent, now time.Time) (int, error) {
-	var fresh int
+func (s *Store) ApplyEvents(ctx context.Context, tenantID, instanceID string, events []tenants.GatewayEvent, now time.Time) (tenants.Applied, error) {
+	var out tenants.Applied
 	err := s.tenantUpdate(ctx, tenantID, func(txn *badger.Txn) error {
-		fresh = 0
+		out = tenants.Applied{}
 		// The instance record is read only for the events that change it;
 		// most events are statuses, votes and replies.
 		var in *tenants.Instance
@@ -83,7 +83,7 @@ func (s *Store) ApplyEvents(ctx context.Context, tenantID, instanceID string, ev
 					return err
 				}
 			}
-			fresh++
+			out.Fresh++
 			if ev.Kind == tenants.EventConnection || ev.Kind == tenants.EventQR {
 				if in == nil {
 					in = new(tenants.Instance)
@@ -93,7 +93,7 @@ func (s *Store) ApplyEvents(ctx context.Context, tenantID, instanceID string, ev
 				}
 				changed = in.ApplyEvent(ev, now) || changed
 			}
-			if err := receive(txn, ev, now); err != nil {
+			if err := receive(txn, instanceID, ev, now, &out); err != nil {
 				return err
 			}
 		}
@@ -102,7 +102,7 @@ func (s *Store) ApplyEvents(ctx context.Context, tenantID, instanceID string, ev
 		}
 		return nil
 	})
-	return fresh, wrap("store.ApplyEvents", err)
+	return out, wrap("store.ApplyEvents", err)
 }
 
 // storedEvent is one entry of a tenant's gateway event log.

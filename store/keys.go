@@ -6,14 +6,15 @@ package store
 
 // Catalog keys (one DB for the whole platform).
 const (
-	keyUser        = "user/"     // user/<user id> → tenants.User
-	keyUserEmail   = "email/"    // email/<normalised email> → user id
-	keyUserExtID   = "extid/"    // extid/<external id> → user id
-	keyTenant      = "tenant/"   // tenant/<tenant id> → tenants.Tenant
-	keySession     = "session/"  // session/<session id> → tenants.Session
-	keyShard       = "shard/"    // shard/<shard id> → tenants.Shard
-	keyRoute       = "route/"    // route/<webhook token> → tenants.InstanceRoute
-	keyStripeEvent = "stripeev/" // stripeev/<event id> → processed marker
+	keyUser           = "user/"      // user/<user id> → tenants.User
+	keyUserEmail      = "email/"     // email/<normalised email> → user id
+	keyUserExtID      = "extid/"     // extid/<external id> → user id
+	keyTenant         = "tenant/"    // tenant/<tenant id> → tenants.Tenant
+	keySession        = "session/"   // session/<session id> → tenants.Session
+	keyShard          = "shard/"     // shard/<shard id> → tenants.Shard
+	keyRoute          = "route/"     // route/<webhook token> → tenants.InstanceRoute
+	keyStripeEvent    = "stripeev/"  // stripeev/<event id> → processed marker
+	keyStripeCustomer = "stripecus/" // stripecus/<customer id> → stripeCustomer{tenant id, newest subscription event time}
 )
 
 // Tenant DB keys (one DB per tenant).
@@ -33,18 +34,21 @@ const (
 
 // Tenant DB keys of poll campaigns.
 const (
-	keyPoll        = "poll/"     // poll/<poll id> → tenants.Poll
-	keyMessage     = "msg/"      // msg/<poll id>/<phone> → tenants.Message
-	keyMessageWAID = "waid/"     // waid/<gateway message id> → "<poll id>/<phone>"
-	keyPendStatus  = "pendst/"   // pendst/<gateway message id> → a status that came before the send's answer
-	keyVote        = "vote/"     // vote/<poll id>/<phone> → tenants.Vote (the current selection)
-	keyContactVote = "votec/"    // votec/<phone>/<poll id> → nil (index)
-	keyContactMsg  = "msgc/"     // msgc/<phone>/<poll id> → nil (index)
-	keyReply       = "reply/"    // reply/<ulid> → tenants.Reply
-	keyPollReply   = "replyp/"   // replyp/<poll id>/<ulid> → nil (index)
-	keyContactRepl = "replyc/"   // replyc/<phone>/<ulid> → nil (index)
-	keyLastPoll    = "lastpoll/" // lastpoll/<phone> → the poll id last sent to that phone
-	keyAudience    = "audience/" // audience/<poll id> → the phones, one per line, fixed at send time
+	keyPoll              = "poll/"              // poll/<poll id> → tenants.Poll
+	keyMessage           = "msg/"               // msg/<poll id>/<phone> → tenants.Message
+	keyMessageWAID       = "waid/"              // waid/<gateway message id> → "<poll id>/<phone>"
+	keyPendStatus        = "pendst/"            // pendst/<gateway message id> → a status that came before the send's answer
+	keyVote              = "vote/"              // vote/<poll id>/<phone> → tenants.Vote (the current selection)
+	keyContactVote       = "votec/"             // votec/<phone>/<poll id> → nil (index)
+	keyContactMsg        = "msgc/"              // msgc/<phone>/<poll id> → nil (index)
+	keyReply             = "reply/"             // reply/<ulid> → tenants.Reply
+	keyPollReply         = "replyp/"            // replyp/<poll id>/<ulid> → nil (index)
+	keyContactRepl       = "replyc/"            // replyc/<phone>/<ulid> → nil (index)
+	keyLastPoll          = "lastpoll/"          // lastpoll/<phone> → the poll id last sent to that phone
+	keyAutoReplySettings = "settings/autoreply" // → tenants.AutoReplySettings
+	keyAutoReplied       = "autoreplied/"       // autoreplied/<phone> → nil, expires 24 h after an automatic answer
+	keyUnclassified      = "unclass/"           // unclass/<reply id> → nil: waiting for the classifier
+	keyAudience          = "audience/"          // audience/<poll id> → the phones, one per line, fixed at send time
 )
 
 // Catalog keys of the campaign reconciler and usage.

@@ -13,7 +13,7 @@ import (
 
 // receive applies a message status, vote or inbound text to the campaign
 // records, inside the webhook's transaction.
-func receive(txn *badger.Txn, ev tenants.GatewayEvent, now time.Time) error {
+func receive(txn *badger.Txn, instanceID string, ev tenants.GatewayEvent, now time.Time, out *tenants.Applied) error {
 	switch ev.Kind {
 	case tenants.EventMessageStatus:
 		if ev.Status != nil {
@@ -25,7 +25,11 @@ func receive(txn *badger.Txn, ev tenants.GatewayEvent, now time.Time) error {
 		}
 	case tenants.EventInboundText:
 		if ev.Text != nil {
-			return receiveText(txn, *ev.Text, now)
+			r, ok, err := receiveText(txn, instanceID, *ev.Text, now)
+			if ok {
+				out.Replies = append(out.Replies, r)
+			}
+			return err
 		}
 	}
 	return nil
@@ -107,12 +111,12 @@ func receiveVote(txn *badger.Txn, v tenants.PollVote, now time.Time) error {
 
 // receiveText stores a reply, linked to the poll it quotes or else to the
 // last poll sent to that contact.
-func receiveText(txn *badger.Txn, t tenants.InboundText, now time.Time) error {
+func receiveText(txn *badger.Txn, instanceID string, t tenants.InboundText, now time.Time) (tenants.Reply, bool, error) {
 	phone := t.From
 	pollID := ""
 	if t.QuotedID != "" {
 		if m, ok, err := sentMessage(txn, t.QuotedID); err != nil {
-			return err
+			return tenants.Reply{}, false, err
 		} else if ok {
 			pollID = m.PollID
 			if phone == "" {
@@ -121,14 +125,14 @@ func receiveText(txn *badger.Txn, t tenants.InboundText, now time.Time) error {
 		}
 	}
 	if phone == "" {
-		return nil // only a privacy id and no quote: nobody to link it to
+		return tenants.Reply{}, false, nil // only a privacy id and no quote: nobody to link it to
 	}
 	if pollID == "" {
 		if item, err := txn.Get([]byte(keyLastPoll + phone)); err == nil {
 			v, _ := item.ValueCopy(nil)
 			pollID = string(v)
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
-			return err
+			return tenants.Reply{}, false, err
 		}
 	}
 	at := t.At
@@ -136,16 +140,21 @@ func receiveText(txn *badger.Txn, t tenants.InboundText, now time.Time) error {
 		at = now
 	}
 	id := ulid.MustNew(ulid.Timestamp(at), ulid.DefaultEntropy()).String()
-	r := tenants.Reply{ID: id, Phone: phone, PollID: pollID, WAID: t.MessageID, Text: t.Text, QuotedID: t.QuotedID, PushName: t.PushName, At: at}
+	r := tenants.Reply{ID: id, Phone: phone, PollID: pollID, InstanceID: instanceID, WAID: t.MessageID, Text: t.Text, QuotedID: t.QuotedID, PushName: t.PushName, At: at}
 	if err := setJSON(txn, keyReply+id, r); err != nil {
-		return err
+		return r, false, err
 	}
 	if pollID != "" {
 		if err := txn.Set([]byte(keyPollReply+pollID+"/"+id), nil); err != nil {
-			return err
+			return r, false, err
 		}
 	}
-	return txn.Set([]byte(keyContactRepl+phone+"/"+id), nil)
+	// Marked for the classifier until it has read the reply, so a restart
+	// loses none.
+	if err := txn.Set([]byte(keyUnclassified+id), nil); err != nil {
+		return r, false, err
+	}
+	return r, true, txn.Set([]byte(keyContactRepl+phone+"/"+id), nil)
 }
 
 // Votes returns a poll's current votes.
@@ -219,6 +228,17 @@ func reverse[T any](s []T) {
 // MarkActive records that a tenant has campaigns in flight, so the
 // reconciler visits it without opening every tenant DB.
 func (c *Catalog) MarkActive(ctx context.Context, tenantID string, active bool) error {
+	var already bool
+	if err := c.db.View(func(txn *badger.Txn) error {
+		var err error
+		already, err = exists(txn, keyActive+tenantID)
+		return err
+	}); err != nil {
+		return wrap("store.MarkActive", err)
+	}
+	if already == active {
+		return nil // nothing to write: marking is on every reply's path
+	}
 	return wrap("store.MarkActive", c.update(func(txn *badger.Txn) error {
 		if active {
 			return txn.Set([]byte(keyActive+tenantID), nil)

@@ -39,6 +39,9 @@ type ClassifyInput struct {
 	Options      []string `json:"options,omitempty"`
 	History      []string `json:"history,omitempty"` // oldest first, e.g. "us: …", "them: …"
 	LanguageHint string   `json:"language_hint,omitempty"`
+	// TenantID is for accounting (tokens used per tenant); it is never
+	// sent to a classifier service.
+	TenantID string `json:"-"`
 }
 
 // Classification is what a classifier made of a reply.

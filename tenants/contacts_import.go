@@ -49,7 +49,14 @@ func (c *Contacts) Preview(data []byte) (CSVPreview, error) {
 		if errors.Is(err, io.EOF) {
 			return p, nil
 		}
-		if err != nil || csvBlank(rec) {
+		var pe *csv.ParseError
+		if errors.As(err, &pe) { // a row Import will report
+			p.Total++
+			continue
+		} else if err != nil {
+			return CSVPreview{}, err
+		}
+		if csvBlank(rec) {
 			continue
 		}
 		p.Total++
@@ -80,6 +87,9 @@ func (c *Contacts) Import(ctx context.Context, t Tenant, data []byte, m ColumnMa
 	region := t.RegionOrDefault()
 	return c.run(ctx, t.ID, SourceImport, extra, started, func(b *importBatch) error {
 		for row := tbl.firstRow(); ; row++ {
+			if row%1024 == 0 && b.abandoned() {
+				return errAbandoned
+			}
 			rec, err := tbl.next()
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -209,14 +219,31 @@ func (b *importBatch) add(row int, p parsedRow) error {
 	return b.flush()
 }
 
+// errAbandoned stops the producer once the writer has failed or the caller
+// has gone; the writer's error is the one reported.
+var errAbandoned = errors.New("import abandoned")
+
+// abandoned reports whether the import should stop reading rows.
+func (b *importBatch) abandoned() bool {
+	select {
+	case <-b.done:
+		return true
+	default:
+		return false
+	}
+}
+
 func (b *importBatch) flush() error {
 	if len(b.chunk) == 0 {
 		return nil
 	}
+	if b.abandoned() {
+		return errAbandoned
+	}
 	select {
 	case b.out <- importChunkMsg{contacts: b.chunk, repeats: b.repeats}:
 	case <-b.done:
-		return errors.New("import abandoned")
+		return errAbandoned
 	}
 	for p := range b.index {
 		b.flushed[p] = true
@@ -261,8 +288,11 @@ func (c *Contacts) run(ctx context.Context, tenantID, source string, extra []str
 		created, updated, repeats = created+cr, updated+up, repeats+ch.repeats
 	}
 	wg.Wait()
-	if err = errors.Join(err, ctx.Err()); err == nil && prodErr != nil {
+	if err == nil {
 		err = prodErr
+	}
+	if err == nil {
+		err = ctx.Err() // cancelled by the caller after the last chunk
 	}
 	if err != nil {
 		return ImportResult{}, err

@@ -140,16 +140,7 @@ func (c *Campaigns) tripBreaker(ctx context.Context, tenantID string, in Instanc
 }
 
 func (c *Campaigns) gateway(ctx context.Context, in Instance) (Gateway, error) {
-	shards, err := c.Shards.Shards(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range shards {
-		if s.ID == in.ShardID {
-			return c.Gateways.Gateway(s)
-		}
-	}
-	return nil, Errorf(EUNAVAILABLE, "The gateway server of number %q is gone.", in.Name)
+	return gatewayOf(ctx, c.Shards, c.Gateways, in)
 }
 
 // GiveUp fails a message whose retries ran out and refunds it.

@@ -144,6 +144,12 @@ func PickShard(shards []Shard) (s Shard, overloaded bool, ok bool) {
 	return shards[best], shards[best].Utilisation() >= ShardFullRatio, true
 }
 
+// Applied is what a batch of gateway events changed.
+type Applied struct {
+	Fresh   int     // events not seen before
+	Replies []Reply // replies stored by this batch
+}
+
 // InstanceRoute maps a webhook token to the tenant and instance it is for.
 type InstanceRoute struct {
 	TenantID    string `json:"tenant_id"`
@@ -170,10 +176,10 @@ type InstanceStore interface {
 	Instances(ctx context.Context, tenantID string) ([]Instance, error)
 	UpdateInstance(ctx context.Context, tenantID, id string, fn func(*Instance) error) (Instance, error)
 	DeleteInstance(ctx context.Context, tenantID, id string) error
-	// ApplyEvents durably records every event not seen before (by DedupeKey)
-	// and applies connection and QR events to the instance, in one
-	// transaction. It returns how many were new.
-	ApplyEvents(ctx context.Context, tenantID, instanceID string, events []GatewayEvent, now time.Time) (int, error)
+	// ApplyEvents durably applies every event not seen before (by
+	// DedupeKey) in one transaction: connection and QR events to the
+	// instance, statuses, votes and replies to the campaign records.
+	ApplyEvents(ctx context.Context, tenantID, instanceID string, events []GatewayEvent, now time.Time) (Applied, error)
 }
 
 // Gateways returns the gateway client for a shard.

@@ -19,8 +19,11 @@ type Numbers struct {
 	Shards    ShardCatalog
 	Instances InstanceStore
 	Gateways  Gateways
-	Contacts  *Contacts // creates the contact of someone who writes first
-	PublicURL string    // webhook URLs are PublicURL + /webhooks/evolution/<token>
+	// OnReplies runs for the replies a webhook stored, before the webhook
+	// is answered: the contact of someone who writes first is created, an
+	// opt-out is honoured at once, classification is queued.
+	OnReplies func(ctx context.Context, tenantID string, replies []Reply) error
+	PublicURL string // webhook URLs are PublicURL + /webhooks/evolution/<token>
 	NewID     func() string
 	Now       func() time.Time
 	Logger    *slog.Logger
@@ -216,31 +219,20 @@ func (n *Numbers) Intake(ctx context.Context, token string, events []GatewayEven
 			return 0, Invalid("instance", "Event is for instance %q, not this webhook's.", ev.Instance)
 		}
 	}
-	fresh, err := n.Instances.ApplyEvents(ctx, route.TenantID, route.InstanceID, events, n.Now().UTC())
-	if err != nil || n.Contacts == nil {
-		return fresh, err
+	applied, err := n.Instances.ApplyEvents(ctx, route.TenantID, route.InstanceID, events, n.Now().UTC())
+	if err != nil {
+		return 0, err
 	}
-	for _, ev := range events {
-		if ev.Kind == EventInboundText && ev.Text != nil && ev.Text.From != "" {
-			if _, err := n.Contacts.EnsureInbound(ctx, route.TenantID, ev.Text.From, ev.Text.PushName); err != nil {
-				return fresh, err
-			}
+	if n.OnReplies != nil && len(applied.Replies) > 0 {
+		if err := n.OnReplies(ctx, route.TenantID, applied.Replies); err != nil {
+			return applied.Fresh, err
 		}
 	}
-	return fresh, nil
+	return applied.Fresh, nil
 }
 
 func (n *Numbers) gateway(ctx context.Context, in Instance) (Gateway, error) {
-	shards, err := n.Shards.Shards(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range shards {
-		if s.ID == in.ShardID {
-			return n.Gateways.Gateway(s)
-		}
-	}
-	return nil, Errorf(EUNAVAILABLE, "The gateway server of this number is gone. Remove the number and connect it again.")
+	return gatewayOf(ctx, n.Shards, n.Gateways, in)
 }
 
 // gatewayFailure turns a gateway error into what the user should read.

@@ -149,14 +149,16 @@ func (v Vote) Withdrawn() bool { return len(v.Options) == 0 && !v.Unreadable }
 
 // Reply is a text a contact wrote, linked to the poll it answers.
 type Reply struct {
-	ID       string    `json:"id"`
-	Phone    string    `json:"phone"`
-	PollID   string    `json:"poll_id,omitempty"`
-	WAID     string    `json:"wa_id"`
-	Text     string    `json:"text"`
-	QuotedID string    `json:"quoted_id,omitempty"`
-	PushName string    `json:"push_name,omitempty"`
-	At       time.Time `json:"at"`
+	ID     string `json:"id"`
+	Phone  string `json:"phone"`
+	PollID string `json:"poll_id,omitempty"`
+	// InstanceID is the number the reply came to; answers go out from it.
+	InstanceID string    `json:"instance_id,omitempty"`
+	WAID       string    `json:"wa_id"`
+	Text       string    `json:"text"`
+	QuotedID   string    `json:"quoted_id,omitempty"`
+	PushName   string    `json:"push_name,omitempty"`
+	At         time.Time `json:"at"`
 	// Classification is what the classifier made of it (nil until read);
 	// HumanIntent is a person's correction, which wins over it.
 	Classification *Classification `json:"classification,omitempty"`

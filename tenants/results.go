@@ -156,16 +156,16 @@ func (c *Campaigns) Recipients(ctx context.Context, tenantID, pollID string) ([]
 // a dispatch that stopped half-way is finished, every message still queued
 // is enqueued again (the task id stops doubles), finished polls are marked
 // done. The tenant DB is the truth; Redis only delivers.
-func (c *Campaigns) Reconcile(ctx context.Context, tenantID string) (requeued int, err error) {
+// inFlight reports whether any campaign still has work.
+func (c *Campaigns) Reconcile(ctx context.Context, tenantID string) (requeued int, inFlight bool, err error) {
 	polls, err := c.Polls.Polls(ctx, tenantID)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	t, err := c.Catalog.Tenant(ctx, tenantID)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	inFlight := false
 	for _, p := range polls {
 		switch p.Status {
 		case PollDispatching:
@@ -176,20 +176,17 @@ func (c *Campaigns) Reconcile(ctx context.Context, tenantID string) (requeued in
 		case PollSending, PollScheduled:
 			n, queued, err := c.requeue(ctx, tenantID, p)
 			if err != nil {
-				return requeued, err
+				return requeued, true, err
 			}
 			requeued += n
 			if queued > 0 {
 				inFlight = true
 			} else if _, err := c.complete(ctx, tenantID, p.ID); err != nil {
-				return requeued, err
+				return requeued, true, err
 			}
 		}
 	}
-	if !inFlight && c.Active != nil {
-		err = c.Active.MarkActive(ctx, tenantID, false)
-	}
-	return requeued, err
+	return requeued, inFlight, nil
 }
 
 // requeue enqueues the poll's queued messages that are due within the

@@ -141,10 +141,10 @@ func New(ctx context.Context, cfg Config) (*Classifier, error) {
 // Usage returns where this classifier counts tokens.
 func (c *Classifier) Usage() *Usage { return c.usage }
 
-// Classify implements tenants.Classifier. Token use is counted under the
-// empty tenant id; the pipeline calls ClassifyFor instead.
+// Classify implements tenants.Classifier; token use is counted for
+// in.TenantID.
 func (c *Classifier) Classify(ctx context.Context, in tenants.ClassifyInput) (tenants.Classification, error) {
-	return c.ClassifyFor(ctx, "", in)
+	return c.ClassifyFor(ctx, in.TenantID, in)
 }
 
 // ClassifyFor classifies one reply for tenantID and adds the tokens Gemini

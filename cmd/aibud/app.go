@@ -35,6 +35,8 @@ type Main struct {
 	// CampaignTasks runs campaign work from the queue (and the reconciler).
 	CampaignTasks *queue.CampaignHandlers
 	Usage         *tenants.Usage
+	Inbox         *tenants.Inbox
+	Classifier    tenants.Classifier
 	UsageTasks    *queue.UsageScheduler
 	Redis         *queue.Redis
 	Queue         *queue.Client
@@ -75,6 +77,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
 	m.Queue = queue.NewClient(m.Redis)
+	if m.Classifier, err = newClassifier(bg, cfg, m.Logger); err != nil {
+		return err
+	}
 	m.startCampaigns()
 
 	if cfg.HasRole("worker") {
@@ -124,7 +129,7 @@ func (m *Main) startHTTP(bg context.Context, secret []byte) error {
 		PublicURL: m.Config.PublicURL, Secret: secret, ClerkIssuer: m.Config.ClerkIssuer, Logger: m.Logger,
 	}, httpapi.Deps{
 		Accounts: m.accounts(), Credits: m.Store, Numbers: m.Numbers, ParseWebhook: parseWebhook,
-		Contacts: m.Contacts, Campaigns: m.Campaigns, Usage: m.Usage,
+		Contacts: m.Contacts, Campaigns: m.Campaigns, Usage: m.Usage, Inbox: m.Inbox,
 		Sandbox: m.sandboxControl(), SandboxShardID: sandboxShardID, Ready: m.ready,
 	})
 	if err != nil {

@@ -444,3 +444,76 @@ func TestCampaignCancel(t *testing.T) {
 		t.Fatalf("balance %d, ledger sum %d; want %d", bal, sum, 400-sent)
 	}
 }
+
+// TestReplyPipeline: a reply is classified and moves its lead; a picked
+// option counts as a vote; a STOP mid-campaign stops every further message
+// to that number at once.
+func TestReplyPipeline(t *testing.T) {
+	ce := newCampaignEnv(t, map[string]string{"AIBUD_SEND_INTERVAL": "400ms"})
+	tenantID, instanceID := ce.connect()
+	csv, phones := leadsCSV(5)
+	ce.importCSV(csv)
+	pollID, _ := ce.createAndSend(instanceID)
+	in, _ := ce.m.Store.Instances(context.Background(), tenantID)
+	name := in[0].GatewayName
+	ce.waitFor(10*time.Second, "first message sent", func() bool { return len(ce.sim.Sent()) >= 1 })
+
+	// The last lead in line writes STOP before their poll went out.
+	if _, err := ce.sim.Reply(name, evolutionsim.Reply{From: phones[4], Text: "PARAR"}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := ce.sim.Reply(name, evolutionsim.Reply{From: phones[0], Text: "sim, terça serve pra mim 👍"}); err != nil {
+		t.Fatal(err)
+	}
+	type replyJSON struct {
+		Phone          string
+		Text           string
+		Classification *tenants.Classification
+	}
+	var got []replyJSON
+	ce.waitFor(5*time.Second, "reply classified", func() bool {
+		_, body := ce.client.call("GET", "/api/v1/replies", nil)
+		got = decode[struct{ Replies []replyJSON }](t, body).Replies
+		for _, r := range got {
+			if r.Phone == phones[0] && r.Classification != nil {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("reply stored → classified and visible in %v", time.Since(start))
+	var c *tenants.Classification
+	for _, r := range got {
+		if r.Phone == phones[0] {
+			c = r.Classification
+		}
+	}
+	if c.Intent != tenants.IntentInterested || c.Classifier != "rules" {
+		t.Fatalf("classification = %+v", c)
+	}
+	_, body := ce.client.call("GET", "/api/v1/contacts/"+phones[0], nil)
+	if !strings.Contains(string(body), `"lead_status":"hot"`) {
+		t.Fatalf("lead after an interested reply = %s", body)
+	}
+	_, body = ce.client.call("GET", "/api/v1/contacts/"+phones[4], nil)
+	if !strings.Contains(string(body), `"opted_out":true`) {
+		t.Fatalf("contact after PARAR = %s", body)
+	}
+	var p apiPoll
+	ce.waitFor(10*time.Second, "campaign done", func() bool { p = ce.poll(pollID); return p.Counts.Queued == 0 })
+	if got := ce.sentTo(); got[phones[4]] != 0 || len(got) != 4 {
+		t.Fatalf("after STOP the simulator log is %v; %s must get nothing", got, phones[4])
+	}
+	if p.Counts.Cancelled != 1 {
+		t.Fatalf("counts = %+v, want the opted-out message not sent", p.Counts)
+	}
+	if bal, sum := ce.balance(); bal != 396 || sum != bal {
+		t.Fatalf("balance %d, ledger sum %d; want 396 (the opted-out credit refunded)", bal, sum)
+	}
+	// The inbox page shows the reply with its label.
+	status, page := ce.client.call("GET", "/app/inbox?intent=interested", nil)
+	if status != 200 || !strings.Contains(string(page), "terça serve") || !strings.Contains(string(page), `data-intent="interested"`) {
+		t.Fatalf("inbox = %d", status)
+	}
+}

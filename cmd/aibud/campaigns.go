@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/aibud/aibud/ai/rules"
 	"github.com/aibud/aibud/queue"
 	"github.com/aibud/aibud/store"
 	"github.com/aibud/aibud/tenants"
@@ -18,14 +19,20 @@ const reconcileEvery = time.Minute
 // startCampaigns builds the contacts and campaign use cases.
 func (m *Main) startCampaigns() {
 	m.Contacts = &tenants.Contacts{Store: m.Store, Phones: whatsapp.Phones{}, Now: m.now, Logger: m.Logger}
-	m.Numbers.Contacts = m.Contacts
 	m.Campaigns = &tenants.Campaigns{
 		Catalog: m.Store, Polls: m.Store, Contacts: m.Store, Phones: whatsapp.Phones{}, Instances: m.Store,
 		Shards: m.Store, Gateways: m.Gateways, Credits: m.Store, Queue: queue.Sender{Client: m.Queue},
 		Active: m.Store, Pacing: m.Config.Pacing, RetryBackoff: m.Config.SendRetryBackoff,
 		NewID: store.NewID, Now: m.now, Logger: m.Logger,
 	}
-	m.CampaignTasks = &queue.CampaignHandlers{Campaigns: m.Campaigns, Active: m.Store, Logger: m.Logger}
+	m.Inbox = &tenants.Inbox{
+		Replies: m.Store, Polls: m.Store, Contacts: m.Contacts, Classifier: m.Classifier, Fast: rules.New(),
+		Queue: queue.Sender{Client: m.Queue}, Active: m.Store, Now: m.now, Logger: m.Logger,
+		AutoReply: &tenants.AutoReplies{Store: m.Store, Contacts: m.Store, Instances: m.Store, Shards: m.Store,
+			Gateways: m.Gateways, Credits: m.Store, Now: m.now, Logger: m.Logger},
+	}
+	m.Numbers.OnReplies = m.Inbox.OnReplies
+	m.CampaignTasks = &queue.CampaignHandlers{Campaigns: m.Campaigns, Inbox: m.Inbox, Active: m.Store, Logger: m.Logger}
 	m.Usage = &tenants.Usage{Catalog: m.Store, Counter: m.Store, Snapshots: m.Store, Now: m.now, Logger: m.Logger}
 	m.UsageTasks = &queue.UsageScheduler{Client: m.Queue, Tenants: m.Store, Now: m.now, Logger: m.Logger}
 }

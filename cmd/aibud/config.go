@@ -35,6 +35,8 @@ type Config struct {
 	EvolutionURL   string // registers the "default" gateway shard at start-up
 	EvolutionKey   string
 	Pacing         tenants.Pacing
+	GeminiKey      string
+	GeminiModel    string
 	// SendRetryBackoff is the wait before a send that failed for a
 	// temporary reason is tried again; not a setting, tests shorten it.
 	SendRetryBackoff time.Duration
@@ -177,6 +179,17 @@ func settings() []setting {
 				return fmt.Errorf("want start-end hours such as 21-8, or off; got %q", v)
 			}
 			c.Pacing.QuietStart, c.Pacing.QuietEnd = a, b
+			return nil
+		}},
+		{"GEMINI_API_KEY", "gemini-key", "", "classify replies with Gemini (the offline rules are the fallback); empty uses the offline rules only", func(c *Config, v string) error {
+			c.GeminiKey = v
+			return nil
+		}},
+		{"AIBUD_GEMINI_MODEL", "gemini-model", "gemini-2.5-flash", "Gemini model used with GEMINI_API_KEY", func(c *Config, v string) error {
+			if strings.TrimSpace(v) == "" || strings.ContainsAny(v, "/ ") {
+				return fmt.Errorf("want a model name such as gemini-2.5-flash, got %q", v)
+			}
+			c.GeminiModel = v
 			return nil
 		}},
 		{"AIBUD_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(c *Config, v string) error {

@@ -223,7 +223,7 @@ func wantOverview(t *testing.T, ctx context.Context, company string) {
 	got := map[string]string{
 		"credits": browsertest.Text(t, ctx, "#credit-balance"),
 		"plan":    browsertest.Text(t, ctx, "#plan-name"),
-		"tenant":  browsertest.Text(t, ctx, ".page-head .muted"),
+		"tenant":  browsertest.Text(t, ctx, "#tenant-name"),
 	}
 	want := map[string]string{"credits": "400", "plan": "Starter", "tenant": company}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -515,7 +515,8 @@ func TestConfig(t *testing.T) {
 	defaults := Config{
 		Addr: ":8080", DataDir: "./data", PublicURL: "http://localhost:8080", MaxOpenTenants: 256,
 		Roles: []string{"web", "worker", "cron"}, LogLevel: slog.LevelInfo,
-		Pacing: tenants.DefaultPacing, // the operator's defaults are the domain's
+		Pacing:      tenants.DefaultPacing, // the operator's defaults are the domain's
+		GeminiModel: "gemini-2.5-flash",
 	}
 	secret := strings.Repeat("s", 32)
 	fullEnv := map[string]string{
@@ -524,14 +525,15 @@ func TestConfig(t *testing.T) {
 		"AIBUD_ROLES": "worker, web,worker", "AIBUD_CLERK_ISSUER": "https://clerk.example.com", "AIBUD_LOG_LEVEL": "debug",
 		"EVOLUTION_API_URL": "https://evo.example.com/", "EVOLUTION_API_KEY": "evo-key",
 		"AIBUD_SEND_INTERVAL": "2s", "AIBUD_SEND_JITTER": "off", "AIBUD_DAILY_CAP": "100", "AIBUD_WARMUP": "off",
-		"AIBUD_QUIET_HOURS": "22-7",
+		"AIBUD_QUIET_HOURS": "22-7", "GEMINI_API_KEY": "g-key", "AIBUD_GEMINI_MODEL": "gemini-2.5-pro",
 	}
 	fromEnv := Config{
 		Addr: "127.0.0.1:9000", DataDir: "/var/lib/aibud", PublicURL: "https://app.example.com",
 		RedisURL: "rediss://:pw@redis.example.com:6380/2", Secret: secret, MaxOpenTenants: 10,
 		Roles: []string{"worker", "web"}, ClerkIssuer: "https://clerk.example.com", LogLevel: slog.LevelDebug,
 		EvolutionURL: "https://evo.example.com", EvolutionKey: "evo-key",
-		Pacing: tenants.Pacing{Interval: 2 * time.Second, DailyCap: 100, QuietStart: 22, QuietEnd: 7},
+		Pacing:    tenants.Pacing{Interval: 2 * time.Second, DailyCap: 100, QuietStart: 22, QuietEnd: 7},
+		GeminiKey: "g-key", GeminiModel: "gemini-2.5-pro",
 	}
 	flagsOverEnv := fromEnv
 	flagsOverEnv.Addr, flagsOverEnv.MaxOpenTenants, flagsOverEnv.Roles = ":7000", 3, []string{"cron"}
