@@ -134,12 +134,29 @@ func (s *Store) ContactTags(ctx context.Context, tenantID string) ([]tenants.Tag
 // (e.g. an index msgc/<phone>/…) to this list, and, when the index points
 // at a record keyed by another id, map it in linkedKey.
 func ContactKeyPrefixes(phone string) []string {
-	return []string{keyConsent + phone + "/"}
+	return []string{keyConsent + phone + "/", keyContactMsg + phone + "/", keyContactVote + phone + "/", keyContactRepl + phone + "/"}
 }
 
-// linkedKey returns the record an index key under ContactKeyPrefixes points
-// to, to be erased with it, or nil. Nothing is linked yet.
-func linkedKey(key []byte, phone string) []byte { return nil }
+// linkedKeys returns the records an index key under ContactKeyPrefixes
+// points to, to be erased with it: a poll message, a vote, a reply (and its
+// "waiting for the classifier" mark). Index entries elsewhere that pointed
+// at them (a poll's reply list, gateway ids) are skipped by their readers
+// when the record is gone.
+func linkedKeys(key []byte, phone string) [][]byte {
+	k := string(key)
+	switch {
+	case strings.HasPrefix(k, keyContactMsg):
+		pollID := strings.TrimPrefix(k, keyContactMsg+phone+"/")
+		return [][]byte{[]byte(messageKey(pollID, phone))}
+	case strings.HasPrefix(k, keyContactVote):
+		pollID := strings.TrimPrefix(k, keyContactVote+phone+"/")
+		return [][]byte{[]byte(keyVote + pollID + "/" + phone)}
+	case strings.HasPrefix(k, keyContactRepl):
+		id := strings.TrimPrefix(k, keyContactRepl+phone+"/")
+		return [][]byte{[]byte(keyReply + id), []byte(keyUnclassified + id)}
+	}
+	return nil
+}
 
 // eraseBatch bounds the keys deleted per transaction while erasing.
 const eraseBatch = 1000
@@ -167,6 +184,9 @@ func (s *Store) DeleteContact(ctx context.Context, tenantID, phone string) error
 					return err
 				}
 			}
+			if err := txn.Delete([]byte(keyLastPoll + phone)); err != nil {
+				return err
+			}
 			return txn.Delete([]byte(keyContact + phone))
 		})
 	})
@@ -187,9 +207,7 @@ func erasePrefix(ctx context.Context, db *badger.DB, prefix, phone string) error
 			for it.Rewind(); it.Valid() && len(keys) < eraseBatch; it.Next() {
 				k := it.Item().KeyCopy(nil)
 				keys = append(keys, k)
-				if l := linkedKey(k, phone); l != nil {
-					keys = append(keys, l)
-				}
+				keys = append(keys, linkedKeys(k, phone)...)
 			}
 			return nil
 		})

@@ -48,8 +48,10 @@ func sentMessage(txn *badger.Txn, waid string) (tenants.Message, bool, error) {
 		return tenants.Message{}, false, err
 	}
 	var m tenants.Message
-	if err := getJSON(txn, keyMessage+string(ref), &m); err != nil {
-		return m, false, notFound(err, "Message")
+	if err := getJSON(txn, keyMessage+string(ref), &m); errors.Is(err, badger.ErrKeyNotFound) {
+		return m, false, nil // the contact was erased; the gateway id is all that is left
+	} else if err != nil {
+		return m, false, err
 	}
 	return m, true, nil
 }

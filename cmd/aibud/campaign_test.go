@@ -311,6 +311,24 @@ func TestCampaignEndToEnd(t *testing.T) {
 	if status, _ := ce.client.call("GET", "/api/v1/usage?days=0", nil); status != 400 {
 		t.Fatalf("usage days=0 = %d", status)
 	}
+	// Erasing a lead removes their message, vote and replies too.
+	if status, body := ce.client.call("DELETE", "/api/v1/contacts/"+phones[4], nil); status != http.StatusNoContent {
+		t.Fatalf("erase = %d %s", status, body)
+	}
+	if status, body := ce.client.call("DELETE", "/api/v1/contacts/"+phones[1], nil); status != http.StatusNoContent {
+		t.Fatalf("erase = %d %s", status, body)
+	}
+	p = ce.poll(pollID)
+	if p.Counts.Total != 18 || p.Counts.Voted != 1 || p.Counts.Replied != 1 {
+		t.Fatalf("after erasing two leads the poll counts %+v", p.Counts)
+	}
+	_, body = ce.client.call("GET", "/api/v1/replies?poll_id="+pollID, nil)
+	if strings.Contains(string(body), "Tuesday works for me") {
+		t.Fatalf("erased lead's reply still listed: %s", body)
+	}
+	if status, _ := ce.client.call("GET", "/app/conversations/"+phones[1], nil); status != 404 {
+		t.Fatalf("erased lead's conversation = %d", status)
+	}
 	if status, _ := ce.client.call("POST", "/api/v1/polls/"+pollID+"/send", nil); status != http.StatusConflict {
 		t.Fatalf("send twice = %d", status)
 	}
