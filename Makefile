@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin:$(shell go env GOPATH 2>/dev/null)/bin
 GO ?= go
 STRIPE_MOCK_VERSION := v0.183.0
 
-.PHONY: run build test test-deps bench lint fuzz clean
+.PHONY: run build test test-deps bench lint fuzz eval clean
 
 run: ## start Aibud on http://localhost:8080 with data in ./data
 	$(GO) run ./cmd/aibud serve
@@ -38,8 +38,14 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+eval: ## the offline classifier's accuracy per intent and language, opt-out precision and recall
+	$(GO) run ./cmd/aibud eval
+
 fuzz: ## each fuzz target for 60 s
-	$(GO) test -run '^$$' -fuzz FuzzEvolutionWebhook -fuzztime 60s ./whatsapp/evolution/
+	$(GO) test -run '^$$' -fuzz '^FuzzEvolutionWebhook$$' -fuzztime 60s ./whatsapp/evolution/
+	$(GO) test -run '^$$' -fuzz '^FuzzNormalizePhone$$' -fuzztime 60s ./whatsapp/
+	$(GO) test -run '^$$' -fuzz '^FuzzCSVImport$$' -fuzztime 60s ./tenants/
+	$(GO) test -run '^$$' -fuzz '^FuzzClassify$$' -fuzztime 60s ./ai/rules/
 
 clean:
 	rm -rf bin

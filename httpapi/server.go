@@ -147,6 +147,8 @@ func (s *Server) newEcho() *echo.Echo {
 	s.registerBillingRoutes(e)
 	s.registerUsageRoutes(e)
 	s.registerInboxRoutes(e)
+	s.registerAPIKeyRoutes(e)
+	s.registerAdminRoutes(e)
 	s.registerCampaignPages(e)
 	return e
 }

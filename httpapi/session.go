@@ -28,16 +28,32 @@ func (s *Server) identify(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// requireAPI answers 401 JSON to requests without a valid session.
+// requireAPI answers 401 JSON to requests without a valid session or API
+// key.
 func (s *Server) requireAPI(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		acc, err := s.authenticate(c)
 		if err != nil {
 			return err
 		}
+		if err := s.checkReadOnly(c); err != nil {
+			return err
+		}
 		c.Set(accountKey, &acc)
 		return next(c)
 	}
+}
+
+// readOnlyKey marks a request made through an operator's support view.
+const readOnlyKey = "read_only"
+
+// checkReadOnly refuses changes through a support view: the operator sees
+// the tenant's dashboard but cannot act as the tenant.
+func (s *Server) checkReadOnly(c echo.Context) error {
+	if ro, _ := c.Get(readOnlyKey).(bool); ro && c.Request().Method != http.MethodGet && c.Request().Method != http.MethodHead {
+		return tenants.Errorf(tenants.EFORBIDDEN, "This is a read-only support view.")
+	}
+	return nil
 }
 
 // requirePage sends visitors without a valid session to the log-in page,
@@ -52,15 +68,28 @@ func (s *Server) requirePage(next echo.HandlerFunc) echo.HandlerFunc {
 			s.clearSessionCookie(c)
 			return c.Redirect(http.StatusSeeOther, "/login?next="+url.QueryEscape(c.Request().URL.RequestURI()))
 		}
+		if err := s.checkReadOnly(c); err != nil {
+			return err
+		}
 		c.Set(accountKey, &acc)
 		return next(c)
 	}
 }
 
-// authenticate resolves the caller: our session cookie first, then a Clerk
-// session token (Authorization: Bearer or Clerk's __session cookie).
+// authenticate resolves the caller: an operator's support view, our
+// session cookie, a tenant API key (Authorization: Bearer ak_…), then a
+// Clerk session token (Authorization: Bearer or Clerk's __session cookie).
 func (s *Server) authenticate(c echo.Context) (tenants.Account, error) {
 	ctx := c.Request().Context()
+	if acc, ok, err := s.authenticateSupport(c); ok || err != nil {
+		if err == nil {
+			c.Set(readOnlyKey, true)
+		}
+		return acc, err
+	}
+	if h := c.Request().Header.Get(echo.HeaderAuthorization); strings.HasPrefix(h, "Bearer "+apiKeyPrefix) {
+		return s.authenticateKey(c, strings.TrimPrefix(h, "Bearer "))
+	}
 	if ck, err := c.Cookie(sessionCookie); err == nil && ck.Value != "" {
 		sid, err := s.tokens.parse(ck.Value)
 		if err != nil {

@@ -44,7 +44,7 @@ func BenchmarkTenants10k(b *testing.B) {
 	const (
 		tenantCount = 10_000
 		bound       = 256
-		touches     = 60_000
+		touches     = 40_000
 		workers     = 8
 	)
 	limitMiB := envInt(b, "AIBUD_BENCH_MEMLIMIT_MIB", 768)
@@ -64,6 +64,7 @@ func BenchmarkTenants10k(b *testing.B) {
 	b.ReportMetric(st.percentile(st.reopen, 99), "reopen-p99-ms")
 	b.ReportMetric(st.percentile(st.hit, 99), "hit-p99-ms")
 	b.ReportMetric(float64(len(st.reopen))/float64(touches), "reopen-ratio")
+	b.ReportMetric(float64(st.waitedClose)/float64(max(1, len(st.reopen))), "reopen-after-close-ratio")
 	b.ReportMetric(float64(touches)/st.elapsed.Seconds(), "touches/s")
 
 	b.ReportMetric(float64(s.Pool.OpenCount()), "open-dbs")
@@ -106,6 +107,7 @@ func signUpTenants(b *testing.B, s *Store, n, workers int) []string {
 type touchStats struct {
 	mu          sync.Mutex
 	hit, reopen []time.Duration
+	waitedClose int // reopens that found the DB still closing after eviction
 	elapsed     time.Duration
 }
 
@@ -135,7 +137,7 @@ func touchSkewed(b *testing.B, s *Store, ids []string, touches, workers int) *to
 			zipf := rand.NewZipf(rng, 1.1, 1, uint64(len(ids)-1))
 			for i := 0; left.Add(-1) >= 0 && !b.Failed(); i++ {
 				id := ids[rank[zipf.Uint64()]]
-				wasOpen := s.Pool.isOpen(id)
+				wasOpen, wasClosing := s.Pool.state(id)
 				t0 := time.Now()
 				h, err := s.Pool.Acquire(ctx, id)
 				d := time.Since(t0)
@@ -154,9 +156,13 @@ func touchSkewed(b *testing.B, s *Store, ids []string, touches, workers int) *to
 					return
 				}
 				st.mu.Lock()
-				if wasOpen {
+				switch {
+				case wasOpen:
 					st.hit = append(st.hit, d)
-				} else {
+				case wasClosing:
+					st.waitedClose++
+					fallthrough
+				default:
 					st.reopen = append(st.reopen, d)
 				}
 				st.mu.Unlock()
@@ -168,12 +174,14 @@ func touchSkewed(b *testing.B, s *Store, ids []string, touches, workers int) *to
 	return st
 }
 
-// isOpen reports whether the tenant's DB is open (or opening) now.
-func (p *Pool) isOpen(id string) bool {
+// state reports whether the tenant's DB is open (or opening) now, and
+// whether its close after an eviction is still running.
+func (p *Pool) state(id string) (open, closing bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	_, ok := p.open[id]
-	return ok
+	_, open = p.open[id]
+	_, closing = p.closing[id]
+	return open, closing
 }
 
 // BenchmarkReopenTenant measures Acquire of an evicted tenant DB: a pool

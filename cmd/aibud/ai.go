@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 
+	"github.com/aibud/aibud/ai"
 	"github.com/aibud/aibud/ai/gemini"
 	"github.com/aibud/aibud/ai/rules"
 	"github.com/aibud/aibud/tenants"
@@ -24,4 +26,31 @@ func newClassifier(ctx context.Context, cfg Config, logger *slog.Logger) (tenant
 	}
 	logger.Info("replies are classified by Gemini, with the offline rules as fallback", "model", cfg.GeminiModel)
 	return c, nil
+}
+
+// classifyCommand is `aibud classify`: the configured classifier (offline
+// unless GEMINI_API_KEY is set) over JSON lines.
+func classifyCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(nil, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if len(args) > 0 {
+		return fmt.Errorf("aibud classify takes no arguments; it reads JSON lines on stdin")
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c, err := newClassifier(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	return ai.RunClassify(ctx, c, stdin, stdout)
+}
+
+// evalCommand is `aibud eval [FILE]`: the offline rules on the labelled set.
+func evalCommand(args []string, stdout, stderr io.Writer) error {
+	path := ai.DefaultEvalPath
+	if len(args) > 0 {
+		path = args[0]
+	}
+	return ai.RunEval(rules.New(), path, stdout)
 }

@@ -35,6 +35,7 @@ type Main struct {
 	// CampaignTasks runs campaign work from the queue (and the reconciler).
 	CampaignTasks *queue.CampaignHandlers
 	Usage         *tenants.Usage
+	Billing       *tenants.Billing
 	Inbox         *tenants.Inbox
 	Classifier    tenants.Classifier
 	UsageTasks    *queue.UsageScheduler
@@ -129,7 +130,7 @@ func (m *Main) startHTTP(bg context.Context, secret []byte) error {
 		PublicURL: m.Config.PublicURL, Secret: secret, ClerkIssuer: m.Config.ClerkIssuer, Logger: m.Logger,
 	}, httpapi.Deps{
 		Accounts: m.accounts(), Credits: m.Store, Numbers: m.Numbers, ParseWebhook: parseWebhook,
-		Contacts: m.Contacts, Campaigns: m.Campaigns, Usage: m.Usage, Inbox: m.Inbox,
+		Contacts: m.Contacts, Campaigns: m.Campaigns, Usage: m.Usage, Inbox: m.Inbox, Billing: m.Billing,
 		Sandbox: m.sandboxControl(), SandboxShardID: sandboxShardID, Ready: m.ready,
 	})
 	if err != nil {

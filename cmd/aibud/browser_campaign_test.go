@@ -30,9 +30,10 @@ import (
 // long the QR and "Connected" took (issue 3's targets: 1 s and 2 s).
 func TestBrowserConnectWhatsApp(t *testing.T) {
 	ce := newCampaignEnv(t, nil)
+	shot := screenshotter(t, "connect")
 	ctx := browsertest.New(t)
 	console := browsertest.WatchConsole(t, ctx)
-	snap := screenshotter(t, ctx, "connect")
+	snap := func(name string) { shot(ctx, name) }
 
 	browsertest.Navigate(t, ctx, ce.base+"/signup")
 	browsertest.Fill(t, ctx, "#email", testAccount["email"])
@@ -134,7 +135,6 @@ func TestBrowserPollCampaign(t *testing.T) {
 	ce := newCampaignEnv(t, map[string]string{"AIBUD_SEND_INTERVAL": "100ms"})
 	tenantID, instanceID := ce.connect()
 	csv, phones := leadsCSV(20)
-	csv = strings.ReplaceAll(csv, ",campaign\n", ",\n") // TEMP
 	csvPath := filepath.Join(t.TempDir(), "leads.csv")
 	if err := os.WriteFile(csvPath, []byte(csv), 0o644); err != nil {
 		t.Fatal(err)
@@ -144,29 +144,38 @@ func TestBrowserPollCampaign(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx := browsertest.New(t)
-	console := browsertest.WatchConsole(t, ctx)
-	snap := screenshotter(t, ctx, "campaign")
-	setSessionCookie(t, ctx, ce.base, ce.client.sessionCookie())
-
-	// Leads, through the import wizard.
-	if resp := browsertest.Navigate(t, ctx, ce.base+"/app/contacts/import"); resp.Status != http.StatusOK {
+	// Leads, through the import wizard, in a tab of their own: a tab has
+	// browsertest.TabTimeout for everything it does.
+	shot := screenshotter(t, "campaign")
+	importCtx := browsertest.New(t)
+	importConsole := browsertest.WatchConsole(t, importCtx)
+	setSessionCookie(t, importCtx, ce.base, ce.client.sessionCookie())
+	if resp := browsertest.Navigate(t, importCtx, ce.base+"/app/contacts/import"); resp.Status != http.StatusOK {
 		t.Fatalf("GET /app/contacts/import = %d", resp.Status)
 	}
-	doInTab(t, ctx, "choose the CSV file", chromedp.SetUploadFiles(chromedp.CSS("#import-file"), []string{csvPath}))
-	browsertest.ClickAndWait(t, ctx, "#import-next")
-	browsertest.WaitText(t, ctx, "#import-total", "20 rows")
-	snap("01-import-columns")
-	browsertest.ClickAndWait(t, ctx, "#import-run")
-	if got := browsertest.Text(t, ctx, "#import-imported"); got != "20" {
+	doInTab(t, importCtx, "choose the CSV file", chromedp.SetUploadFiles(chromedp.CSS("#import-file"), []string{csvPath}))
+	browsertest.ClickAndWait(t, importCtx, "#import-next")
+	browsertest.WaitText(t, importCtx, "#import-total", "20 rows")
+	shot(importCtx, "01-import-columns")
+	browsertest.ClickAndWait(t, importCtx, "#import-run")
+	if got := browsertest.Text(t, importCtx, "#import-imported"); got != "20" {
 		t.Fatalf("import wizard imported %q contacts, want 20", got)
 	}
-	snap("02-import-done")
+	shot(importCtx, "02-import-done")
+	for _, e := range importConsole.Errors() {
+		t.Errorf("browser console (import): %s", e)
+	}
 
+	ctx := browsertest.New(t)
+	console := browsertest.WatchConsole(t, ctx)
+	setSessionCookie(t, ctx, ce.base, ce.client.sessionCookie())
+	snap := func(name string) { shot(ctx, name) }
 	browsertest.Navigate(t, ctx, ce.base+"/app/polls")
 	wantPath(t, ctx, "/app/polls")
 	snap("03-polls-empty")
-	browsertest.ClickAndWait(t, ctx, "#new-poll")
+	if resp := browsertest.ClickAndWait(t, ctx, "#new-poll"); resp.Status != http.StatusOK {
+		t.Fatalf("New poll page = %d", resp.Status)
+	}
 	wantPath(t, ctx, "/app/polls/new")
 	browsertest.Fill(t, ctx, "#question", "Which day suits you for a demo?")
 	// browsertest.Fill cannot clear an empty textarea; this one starts empty.
@@ -219,7 +228,7 @@ func TestBrowserPollCampaign(t *testing.T) {
 	vote(phones[2], "Monday")
 	vote(phones[3], "Wednesday")
 	vote(phones[4], "Monday")
-	if _, err := ce.sim.Reply(in.GatewayName, evolutionsim.Reply{From: phones[5], Text: "Tuesday works for me", Quoted: pollWA[phones[5]]}); err != nil {
+	if _, err := ce.sim.Reply(in.GatewayName, evolutionsim.Reply{From: phones[5], Text: "who is this?", Quoted: pollWA[phones[5]]}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(1100 * time.Millisecond) // votes carry second-resolution timestamps
@@ -230,22 +239,7 @@ func TestBrowserPollCampaign(t *testing.T) {
 		l.textContent.trim() + ' = ' + document.querySelectorAll('#results-chart .chart-value')[i].textContent.trim()).join(' | ') +
 		' ; voted ' + document.querySelector('#count-voted')?.innerText + ' ; replied ' + document.querySelector('#count-replied')?.innerText`
 	const wantChart = "Monday = 3 · 60% | Tuesday = 0 · 0% | Wednesday = 2 · 40% ; voted 5 ; replied 1"
-	last := ""
-	for range 60 {
-		p := ce.poll(pollID)
-		cur := fmt.Sprintf("%+v voted %d", p.Results, p.Counts.Voted)
-		if cur != last {
-			t.Logf("DEBUG %v %s", time.Since(voted), cur)
-			last = cur
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	for _, d := range ce.sim.Deliveries() {
-		if d.Status/100 != 2 || d.Attempt > 1 {
-			t.Logf("DEBUG delivery %+v", d)
-		}
-	}
-	waitInTab(t, ctx, 25*time.Second, "the results chart", "(want) => ("+chartState+") === want", chartState, wantChart)
+	waitInTab(t, ctx, 20*time.Second, "the results chart", "(want) => ("+chartState+") === want", chartState, wantChart)
 	t.Logf("results chart right %v after the last vote", time.Since(voted).Round(time.Millisecond))
 	wantSamePage(t, ctx)
 	snap("07-results")
@@ -258,7 +252,7 @@ func TestBrowserPollCampaign(t *testing.T) {
 		"+" + phones[0]: {"Read", "Monday", "—"},
 		"+" + phones[1]: {"Read", "Wednesday", "—"},
 		"+" + phones[3]: {"Read", "Wednesday", "—"},
-		"+" + phones[5]: {"Read", "—", "Tuesday works for me"},
+		"+" + phones[5]: {"Read", "—", "who is this?"},
 		"+" + phones[6]: {"Read", "—", "—"},
 	}
 	if len(rows) != 20 {
@@ -282,12 +276,12 @@ func TestBrowserPollCampaign(t *testing.T) {
 	}
 }
 
-// screenshotter returns a func that saves the tab at desktop and phone
-// sizes into testdata/screenshots/dir.
-func screenshotter(t *testing.T, ctx context.Context, dir string) func(name string) {
+// screenshotter returns a func that saves a tab at desktop and phone sizes
+// into testdata/screenshots/dir.
+func screenshotter(t *testing.T, dir string) func(ctx context.Context, name string) {
 	shots := filepath.Join(browsertest.ModuleDir(t), "testdata", "screenshots", dir)
 	t.Logf("screenshots: %s", shots)
-	return func(name string) {
+	return func(ctx context.Context, name string) {
 		t.Helper()
 		browsertest.Screenshots(t, ctx, shots, name, browsertest.Desktop, browsertest.Phone)
 	}
@@ -387,49 +381,3 @@ func meOfBrowser(t *testing.T, ctx context.Context, base string) apiMe {
 var nonDigits = regexp.MustCompile(`\D`)
 
 func digitsOnly(s string) string { return nonDigits.ReplaceAllString(s, "") }
-
-func TestZZVoteRepro(t *testing.T) {
-	ce := newCampaignEnv(t, map[string]string{"AIBUD_SEND_INTERVAL": "100ms"})
-	tenantID, instanceID := ce.connect()
-	csv, phones := leadsCSV(20)
-	ce.importCSV(csv)
-	in, _ := ce.m.Store.Instance(context.Background(), tenantID, instanceID)
-	for round := range 8 {
-		before := len(ce.sim.Sent())
-		pollID, _ := ce.createAndSend(instanceID)
-		ce.waitFor(10*time.Second, "sent", func() bool { return ce.poll(pollID).Counts.Queued == 0 })
-		pollWA := map[string]string{}
-		for _, s := range ce.sim.Sent()[before:] {
-			pollWA[s.Number] = s.ID
-		}
-		vote := func(phone string, opts ...string) {
-			if _, err := ce.sim.Vote(in.GatewayName, evolutionsim.Vote{From: phone, Poll: pollWA[phone], Options: opts}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		vote(phones[1], "Tuesday")
-		vote(phones[0], "Monday")
-		vote(phones[2], "Monday")
-		vote(phones[3], "Wednesday")
-		vote(phones[4], "Monday")
-		ce.sim.Reply(in.GatewayName, evolutionsim.Reply{From: phones[5], Text: "Tuesday works for me", Quoted: pollWA[phones[5]]})
-		time.Sleep(1100 * time.Millisecond)
-		vote(phones[1], "Wednesday")
-		voted := time.Now()
-		last := ""
-		for range 60 {
-			p := ce.poll(pollID)
-			cur := fmt.Sprintf("%+v voted %d replied %d", p.Results, p.Counts.Voted, p.Counts.Replied)
-			if cur != last {
-				t.Logf("round %d %v %s", round, time.Since(voted), cur)
-				last = cur
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	for _, d := range ce.sim.Deliveries() {
-		if d.Status/100 != 2 || d.Attempt > 1 {
-			t.Logf("delivery %+v", d)
-		}
-	}
-}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/aibud/aibud/ai/rules"
+	"github.com/aibud/aibud/billing"
 	"github.com/aibud/aibud/queue"
 	"github.com/aibud/aibud/store"
 	"github.com/aibud/aibud/tenants"
@@ -33,6 +34,13 @@ func (m *Main) startCampaigns() {
 	}
 	m.Numbers.OnReplies = m.Inbox.OnReplies
 	m.CampaignTasks = &queue.CampaignHandlers{Campaigns: m.Campaigns, Inbox: m.Inbox, Active: m.Store, Logger: m.Logger}
+	m.Billing = &tenants.Billing{Catalog: m.Store, Credits: m.Store, Events: m.Store, Prices: m.Config.StripePrices, Now: m.now, Logger: m.Logger}
+	if m.Config.Stripe.SecretKey != "" {
+		sc := m.Config.Stripe
+		sc.Logger = m.Logger.With("component", "stripe")
+		client := billing.New(sc)
+		m.Billing.Payments, m.Billing.Webhooks = client, client
+	}
 	m.Usage = &tenants.Usage{Catalog: m.Store, Counter: m.Store, Snapshots: m.Store, Now: m.now, Logger: m.Logger}
 	m.UsageTasks = &queue.UsageScheduler{Client: m.Queue, Tenants: m.Store, Now: m.now, Logger: m.Logger}
 }

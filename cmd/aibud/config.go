@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aibud/aibud/billing"
 	"github.com/aibud/aibud/tenants"
 )
 
@@ -37,6 +38,8 @@ type Config struct {
 	Pacing         tenants.Pacing
 	GeminiKey      string
 	GeminiModel    string
+	Stripe         billing.Config       // keys; empty: billing pages say it is not configured
+	StripePrices   tenants.PriceCatalog // plan and pack price ids
 	// SendRetryBackoff is the wait before a send that failed for a
 	// temporary reason is tried again; not a setting, tests shorten it.
 	SendRetryBackoff time.Duration
@@ -190,6 +193,30 @@ func settings() []setting {
 				return fmt.Errorf("want a model name such as gemini-2.5-flash, got %q", v)
 			}
 			c.GeminiModel = v
+			return nil
+		}},
+		{"STRIPE_SECRET_KEY", "stripe-secret-key", "", "Stripe secret key; empty turns paid plans and credit packs off", func(c *Config, v string) error {
+			c.Stripe.SecretKey = v
+			return nil
+		}},
+		{"STRIPE_WEBHOOK_SECRET", "stripe-webhook-secret", "", "signing secret of the /webhooks/stripe endpoint", func(c *Config, v string) error {
+			c.Stripe.WebhookSecret = v
+			return nil
+		}},
+		{"AIBUD_STRIPE_PRICE_GROWTH", "stripe-price-growth", "", "Stripe price id of the Growth plan", func(c *Config, v string) error {
+			c.StripePrices.Growth = v
+			return nil
+		}},
+		{"AIBUD_STRIPE_PRICE_PRO", "stripe-price-pro", "", "Stripe price id of the Pro plan", func(c *Config, v string) error {
+			c.StripePrices.Pro = v
+			return nil
+		}},
+		{"AIBUD_STRIPE_PRICE_PACK_1000", "stripe-price-pack-1000", "", "Stripe price id of the 1,000-credit pack", func(c *Config, v string) error {
+			c.StripePrices.Pack1000 = v
+			return nil
+		}},
+		{"AIBUD_STRIPE_PRICE_PACK_5000", "stripe-price-pack-5000", "", "Stripe price id of the 5,000-credit pack", func(c *Config, v string) error {
+			c.StripePrices.Pack5000 = v
 			return nil
 		}},
 		{"AIBUD_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(c *Config, v string) error {

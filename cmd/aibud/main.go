@@ -2,6 +2,8 @@
 //
 //	aibud serve        run the web server, the queue worker and the scheduler
 //	aibud shard        add, list and drain WhatsApp gateway servers
+//	aibud classify     classify replies given as JSON lines on stdin
+//	aibud eval         accuracy of the offline classifier on the evaluation set
 //	aibud version      print the version
 package main
 
@@ -43,6 +45,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args[1:], getenv, stderr)
 	case "shard":
 		return shardCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "classify":
+		return classifyCommand(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
+	case "eval":
+		return evalCommand(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "aibud", version)
 		return nil
@@ -60,6 +66,8 @@ func usage(w io.Writer) {
 Commands:
   serve      run Aibud (web, worker and cron roles; see aibud serve -h)
   shard      manage WhatsApp gateway servers: add, list, drain, undrain
+  classify   read JSON lines {"text","question","options"} on stdin, write one classification per line
+  eval       print the offline classifier's accuracy on the evaluation set
   version    print the version
 `)
 }
