@@ -139,6 +139,7 @@ type billingPage struct {
 	Notice  string
 	// NoticeWarn marks a notice that something did not happen.
 	NoticeWarn bool
+	Usage      usageChart
 }
 
 type ledgerFilterOption struct{ Value, Label string }
@@ -184,6 +185,13 @@ func (s *Server) renderBilling(c echo.Context, status int, formErr error) error 
 		return err
 	}
 	bp.Plans, bp.Packs, bp.PastDue = tenants.Plans(), tenants.Packs(), bp.Summary.Status == tenants.BillingPastDue
+	if s.deps.Usage != nil {
+		days, err := s.deps.Usage.Days(ctx, acct.Tenant, 30)
+		if err != nil {
+			return err
+		}
+		bp.Usage = newUsageChart(days)
+	}
 	switch c.QueryParam("checkout") {
 	case "done":
 		bp.Notice = "Thank you! Your payment went through; the credits appear here in a moment."

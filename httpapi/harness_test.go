@@ -78,7 +78,8 @@ func newEnv(t testing.TB, opts ...envOption) *testEnv {
 		Campaigns: &tenants.Campaigns{Catalog: st, Polls: st, Contacts: st, Phones: whatsapp.Phones{}, Instances: st,
 			Shards: st, Gateways: gateways, Credits: st, Queue: discardQueue{}, Active: st,
 			NewID: store.NewID, Now: clock.Now, Logger: logger},
-		Usage: &tenants.Usage{Catalog: st, Counter: st, Snapshots: st, Now: clock.Now, Logger: logger},
+		Usage:   &tenants.Usage{Catalog: st, Counter: st, Snapshots: st, Now: clock.Now, Logger: logger},
+		Tenants: st,
 	}
 	for _, o := range opts {
 		o(&cfg, &deps)

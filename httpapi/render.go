@@ -53,11 +53,14 @@ var templateFuncs = template.FuncMap{
 		}
 		return strings.ToUpper(r[:1]) + r[1:]
 	},
-	"thousands": thousands,
-	"phone":     formatPhone,
-	"voteLabel": voteLabel,
-	"intents":   func() []tenants.Intent { return tenants.Intents },
-	"percent":   func(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) },
+	"thousands":        thousands,
+	"phone":            formatPhone,
+	"voteLabel":        voteLabel,
+	"intents":          func() []tenants.Intent { return tenants.Intents },
+	"autoReplyIntents": func() []tenants.Intent { return autoReplyIntents },
+	"zones":            func() []string { return commonZones },
+	"templateFor":      func(m map[tenants.Intent]string, i tenants.Intent) string { return m[i] },
+	"percent":          func(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) },
 	"intentLabel": func(i tenants.Intent) string {
 		return map[tenants.Intent]string{
 			tenants.IntentInterested: "Interested", tenants.IntentNotInterested: "Not interested",
@@ -180,4 +183,11 @@ func registerStatic(e *echo.Echo) {
 		w.Header().Set("Cache-Control", "public, max-age=3600")
 		static.ServeHTTP(w, r)
 	}))))
+}
+
+// commonZones are suggested in the time zone field; any IANA name works.
+var commonZones = []string{
+	"UTC", "America/Sao_Paulo", "America/Mexico_City", "America/Bogota", "America/Argentina/Buenos_Aires",
+	"America/New_York", "America/Chicago", "America/Los_Angeles", "Europe/Lisbon", "Europe/Madrid",
+	"Europe/London", "Europe/Paris", "Europe/Berlin", "Europe/Rome", "Africa/Lagos", "Asia/Kolkata",
 }

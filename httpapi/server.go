@@ -41,6 +41,7 @@ type Deps struct {
 	Billing   *tenants.Billing
 	Usage     *tenants.Usage
 	Inbox     *tenants.Inbox
+	Tenants   tenants.TenantUpdater
 	// ParseWebhook turns a gateway webhook body (and the event name from a
 	// by-events path, if any) into domain events.
 	ParseWebhook func(body []byte, pathEvent string) ([]tenants.GatewayEvent, error)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 
 	"github.com/aibud/aibud/tenants"
 	"github.com/labstack/echo/v4"
@@ -25,6 +26,8 @@ func (s *Server) registerSettingsRoutes(e *echo.Echo) {
 	g.GET("/numbers/:id/confirm", s.handleNumberConfirm, s.requirePage)
 	g.POST("/numbers/:id/logout", s.handleNumberLogoutForm, s.requirePage)
 	g.POST("/numbers/:id/remove", s.handleNumberRemoveForm, s.requirePage)
+	g.POST("/account", s.handleAccountForm, s.requirePage)
+	g.POST("/auto-replies", s.handleAutoRepliesForm, s.requirePage)
 }
 
 // numberView is a number as the pages show it.
@@ -34,6 +37,10 @@ type numberView struct {
 }
 
 type settingsData struct {
+	Tenant    tenants.Tenant
+	Auto      tenants.AutoReplySettings
+	AutoOn    bool // auto-replies can be configured here
+	Saved     string
 	Numbers   []numberView
 	Allowed   int
 	AtLimit   bool
@@ -58,8 +65,78 @@ func (s *Server) settingsData(c echo.Context) (settingsData, error) {
 		return settingsData{}, err
 	}
 	plan, _ := tenants.LookupPlan(acc.Tenant.Plan)
-	return settingsData{Numbers: s.numberViews(list), Allowed: plan.Numbers, AtLimit: len(list) >= plan.Numbers, SandboxOn: s.deps.Sandbox != nil}, nil
+	d := settingsData{Tenant: acc.Tenant, Numbers: s.numberViews(list), Allowed: plan.Numbers, AtLimit: len(list) >= plan.Numbers, SandboxOn: s.deps.Sandbox != nil}
+	if ar := s.autoReplies(); ar != nil {
+		d.AutoOn = true
+		if d.Auto, err = ar.Store.AutoReplySettings(c.Request().Context(), acc.Tenant.ID); err != nil {
+			return d, err
+		}
+	}
+	return d, nil
 }
+
+func (s *Server) autoReplies() *tenants.AutoReplies {
+	if s.deps.Inbox == nil {
+		return nil
+	}
+	return s.deps.Inbox.AutoReply
+}
+
+// settingsFormError re-shows the settings page with the problem named.
+func (s *Server) settingsFormError(c echo.Context, err error, d settingsData) error {
+	detail, status := s.describe(err, c)
+	if status >= 500 {
+		return err
+	}
+	return s.renderStatus(c, status, "settings", pageData{Title: "Settings", Nav: "settings", Data: d, Error: detail.Message, Field: detail.Field})
+}
+
+func (s *Server) handleAccountForm(c echo.Context) error {
+	acc := accountOf(c)
+	t, err := tenants.UpdateAccount(c.Request().Context(), s.deps.Tenants, acc.Tenant.ID, tenants.AccountSettings{
+		Name: c.FormValue("name"), Region: c.FormValue("region"), TimeZone: c.FormValue("time_zone")})
+	d, derr := s.settingsData(c)
+	if derr != nil {
+		return derr
+	}
+	if err != nil {
+		d.Tenant.Name, d.Tenant.Region, d.Tenant.TimeZone = c.FormValue("name"), c.FormValue("region"), c.FormValue("time_zone")
+		return s.settingsFormError(c, err, d)
+	}
+	acc.Tenant = t
+	d.Tenant, d.Saved = t, "account"
+	return s.render(c, "settings", pageData{Title: "Settings", Nav: "settings", Data: d})
+}
+
+func (s *Server) handleAutoRepliesForm(c echo.Context) error {
+	ar := s.autoReplies()
+	if ar == nil {
+		return tenants.Errorf(tenants.ENOTFOUND, "Not found.")
+	}
+	set := tenants.AutoReplySettings{Enabled: c.FormValue("enabled") == "on", Templates: map[tenants.Intent]string{},
+		OptOutConfirmation: strings.TrimSpace(c.FormValue("opt_out_confirmation"))}
+	for _, intent := range autoReplyIntents {
+		if v := strings.TrimSpace(c.FormValue("template_" + string(intent))); v != "" {
+			set.Templates[intent] = v
+		}
+	}
+	d, err := s.settingsData(c)
+	if err != nil {
+		return err
+	}
+	d.Auto = set
+	if err := set.Validate(); err != nil {
+		return s.settingsFormError(c, err, d)
+	}
+	if err := ar.Store.PutAutoReplySettings(c.Request().Context(), accountOf(c).Tenant.ID, set); err != nil {
+		return err
+	}
+	d.Saved = "auto-replies"
+	return s.render(c, "settings", pageData{Title: "Settings", Nav: "settings", Data: d})
+}
+
+// autoReplyIntents are the intents a tenant may answer automatically.
+var autoReplyIntents = []tenants.Intent{tenants.IntentInterested, tenants.IntentQuestion, tenants.IntentNotInterested, tenants.IntentWrongNumber, tenants.IntentOther}
 
 func (s *Server) handleSettingsPage(c echo.Context) error {
 	d, err := s.settingsData(c)

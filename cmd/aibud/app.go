@@ -130,7 +130,7 @@ func (m *Main) startHTTP(bg context.Context, secret []byte) error {
 		PublicURL: m.Config.PublicURL, Secret: secret, ClerkIssuer: m.Config.ClerkIssuer, Logger: m.Logger,
 	}, httpapi.Deps{
 		Accounts: m.accounts(), Credits: m.Store, Numbers: m.Numbers, ParseWebhook: parseWebhook,
-		Contacts: m.Contacts, Campaigns: m.Campaigns, Usage: m.Usage, Inbox: m.Inbox, Billing: m.Billing,
+		Contacts: m.Contacts, Campaigns: m.Campaigns, Usage: m.Usage, Inbox: m.Inbox, Billing: m.Billing, Tenants: m.Store,
 		Sandbox: m.sandboxControl(), SandboxShardID: sandboxShardID, Ready: m.ready,
 	})
 	if err != nil {

@@ -535,3 +535,56 @@ func TestReplyPipeline(t *testing.T) {
 		t.Fatalf("inbox = %d", status)
 	}
 }
+
+// TestAutoReplies: an interested reply gets the tenant's answer (one
+// credit), a second reply the same day gets none, an opt-out gets the
+// confirmation once and nothing after.
+func TestAutoReplies(t *testing.T) {
+	ce := newCampaignEnv(t, nil)
+	tenantID, instanceID := ce.connect()
+	csv, phones := leadsCSV(2)
+	ce.importCSV(csv)
+	form := func(path, body string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", ce.base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := ce.client.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST %s = %d", path, resp.StatusCode)
+		}
+	}
+	form("/app/settings/auto-replies", "enabled=on&template_interested=Great!+We+will+call+you+today.&opt_out_confirmation=Done%2C+no+more+messages.")
+	pollID, _ := ce.createAndSend(instanceID)
+	ce.waitFor(10*time.Second, "sent", func() bool { return ce.poll(pollID).Counts.Queued == 0 })
+	in, _ := ce.m.Store.Instances(context.Background(), tenantID)
+	name := in[0].GatewayName
+	texts := func(to string) []string {
+		var out []string
+		for _, s := range ce.sim.Sent() {
+			if s.Number == to && s.Type == "text" {
+				out = append(out, s.Text)
+			}
+		}
+		return out
+	}
+	ce.sim.Reply(name, evolutionsim.Reply{From: phones[0], Text: "yes, I'm interested!"})
+	ce.waitFor(5*time.Second, "automatic answer", func() bool { return len(texts(phones[0])) == 1 })
+	ce.sim.Reply(name, evolutionsim.Reply{From: phones[0], Text: "count me in, really"})
+	ce.sim.Reply(name, evolutionsim.Reply{From: phones[1], Text: "STOP"})
+	ce.waitFor(5*time.Second, "opt-out confirmation", func() bool { return len(texts(phones[1])) == 1 })
+	time.Sleep(500 * time.Millisecond) // room for a wrong second answer to show up
+	if got := texts(phones[0]); len(got) != 1 || got[0] != "Great! We will call you today." {
+		t.Fatalf("answers to %s = %q, want one", phones[0], got)
+	}
+	if got := texts(phones[1]); got[0] != "Done, no more messages." {
+		t.Fatalf("opt-out confirmation = %q", got)
+	}
+	// 400 − 2 poll messages − 2 answers.
+	if bal, sum := ce.balance(); bal != 396 || sum != bal {
+		t.Fatalf("balance %d, ledger sum %d; want 396", bal, sum)
+	}
+}
