@@ -9,10 +9,12 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// messageChunk is how many messages one dispatch transaction writes: well
-// under Badger's transaction limit at a 1 MiB memtable, and big enough that
-// a 10,000-recipient poll takes 20 commits.
-const messageChunk = 500
+// messageChunk is how many messages one dispatch transaction writes: under
+// Badger's transaction limit at a 1 MiB memtable (15% of it, ~157 KB; a
+// message with its index is ~400 bytes), and big enough that a
+// 10,000-recipient poll takes 50 commits. A chunk that is still too big
+// (long ids) is split in half and retried.
+const messageChunk = 200
 
 // PutPoll stores a poll.
 func (s *Store) PutPoll(ctx context.Context, p tenants.Poll) error {
@@ -64,20 +66,32 @@ func messageKey(pollID, phone string) string { return keyMessage + pollID + "/" 
 func (s *Store) WriteMessages(ctx context.Context, tenantID string, p tenants.Poll, phones []string, plan tenants.PacePlanner) ([]tenants.Message, error) {
 	out := make([]tenants.Message, 0, len(phones))
 	for start := 0; start < len(phones); start += messageChunk {
-		chunk := phones[start:min(start+messageChunk, len(phones))]
-		var written []tenants.Message
-		err := s.tenantUpdate(ctx, tenantID, func(txn *badger.Txn) error {
-			written = written[:0]
-			var err error
-			written, err = writeChunk(txn, p, chunk, plan)
-			return err
-		})
+		written, err := s.writeMessages(ctx, tenantID, p, phones[start:min(start+messageChunk, len(phones))], plan)
 		if err != nil {
 			return nil, wrap("store.WriteMessages", err)
 		}
 		out = append(out, written...)
 	}
 	return out, nil
+}
+
+func (s *Store) writeMessages(ctx context.Context, tenantID string, p tenants.Poll, phones []string, plan tenants.PacePlanner) ([]tenants.Message, error) {
+	var written []tenants.Message
+	err := s.tenantUpdate(ctx, tenantID, func(txn *badger.Txn) error {
+		var err error
+		written, err = writeChunk(txn, p, phones, plan)
+		return err
+	})
+	if errors.Is(err, badger.ErrTxnTooBig) && len(phones) > 1 {
+		half := len(phones) / 2
+		first, err := s.writeMessages(ctx, tenantID, p, phones[:half], plan)
+		if err != nil {
+			return nil, err
+		}
+		rest, err := s.writeMessages(ctx, tenantID, p, phones[half:], plan)
+		return append(first, rest...), err
+	}
+	return written, err
 }
 
 func writeChunk(txn *badger.Txn, p tenants.Poll, phones []string, plan tenants.PacePlanner) ([]tenants.Message, error) {
