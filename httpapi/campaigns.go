@@ -257,9 +257,13 @@ func (s *Server) handleCampaignPage(c echo.Context) error {
 
 // handleCampaignLive re-renders the progress and results; the page polls it.
 func (s *Server) handleCampaignLive(c echo.Context) error {
-	d, err := s.campaignData(c, false)
+	part := c.QueryParam("part")
+	d, err := s.campaignData(c, part == "recipients")
 	if err != nil {
 		return err
+	}
+	if part == "recipients" {
+		return s.renderFragment(c, "campaign", "recipients", pageData{Data: d})
 	}
 	return s.renderFragment(c, "campaign", "live", pageData{Data: d})
 }

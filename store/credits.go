@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strconv"
 	"sync"
 	"time"
@@ -31,9 +32,9 @@ import (
 // No goroutine is owned here: the first caller of a batch leads it (applies
 // and commits it), the rest wait for its result.
 type creditCommitter struct {
-	db       *badger.DB
-	maxBytes int                     // Badger's transaction limit, with a margin
-	commit   func(*badger.Txn) error // (*badger.Txn).Commit; tests inject failures
+	db         *badger.DB
+	batchBytes int                     // Badger's transaction size limit, with a margin
+	commit     func(*badger.Txn) error // (*badger.Txn).Commit; tests inject failures
 
 	mu         sync.Mutex
 	queue      []*creditBatch // queue[0] is being applied, the rest wait
@@ -92,10 +93,10 @@ func newCreditCommitter(db *badger.DB) *creditCommitter {
 	var seed [32]byte
 	_, _ = crand.Read(seed[:]) // never fails on Linux (Go 1.24+ crashes instead)
 	return &creditCommitter{
-		db:       db,
-		maxBytes: int(db.Opts().MemTableSize*15/100) * 2 / 3,
-		commit:   (*badger.Txn).Commit,
-		ids:      ulid.Monotonic(rand.NewChaCha8(seed), 0),
+		db:         db,
+		batchBytes: int(db.Opts().MemTableSize*15/100) * 2 / 3,
+		commit:     (*badger.Txn).Commit,
+		ids:        ulid.Monotonic(rand.NewChaCha8(seed), 0),
 	}
 }
 
@@ -122,7 +123,7 @@ func (c *creditCommitter) submit(op *creditOp) error {
 func (c *creditCommitter) join(op *creditOp) *creditBatch {
 	size := op.maxBytes()
 	if n := len(c.queue); n > 0 {
-		if b := c.queue[n-1]; len(b.ops) < maxCreditBatch && b.bytes+size <= c.maxBytes {
+		if b := c.queue[n-1]; len(b.ops) < maxCreditBatch && b.bytes+size <= c.batchBytes {
 			b.ops = append(b.ops, op)
 			b.bytes += size
 			return b
@@ -293,14 +294,12 @@ func newBatchWriter(c *creditCommitter, txn *badger.Txn, base *creditBatch) (*ba
 func (w *batchWriter) apply(ops []*creditOp) error {
 	for _, op := range ops {
 		op.entry, op.applied, op.err = tenants.LedgerEntry{}, false, nil
-		d, err := w.decide(op)
-		if err != nil {
+		d, repeat, err := w.decide(op)
+		if err != nil || repeat {
 			op.err = err
 			continue
 		}
-		if !op.applied { // idempotent repeat: op.entry was loaded by decide
-			continue
-		}
+		op.applied = true
 		w.balance += d.delta
 		w.seq++
 		op.entry = tenants.LedgerEntry{
@@ -377,41 +376,36 @@ type decision struct {
 	reservation reservation // refund: the reservation refunded, before this op
 }
 
-// decide returns the change an op would make, or marks it a repeat.
-func (w *batchWriter) decide(op *creditOp) (decision, error) {
+// decide returns the change an op makes, or repeat if an op with its ref
+// already applied (op.entry is then that op's entry). An error refuses the op.
+func (w *batchWriter) decide(op *creditOp) (d decision, repeat bool, err error) {
 	if op.ref != "" {
-		if entry, ok, err := w.entryByRef(op.kind, op.ref); err != nil || ok {
-			op.entry = entry
-			return decision{}, err
+		if op.entry, repeat, err = w.entryByRef(op.kind, op.ref); err != nil || repeat {
+			return d, repeat, err
 		}
 	}
-	op.applied = true
 	switch op.kind {
 	case opReserve:
 		if op.n > w.balance {
-			op.applied = false
-			return decision{}, &tenants.InsufficientCreditsError{Balance: w.balance, Need: op.n}
+			return d, false, &tenants.InsufficientCreditsError{Balance: w.balance, Need: op.n}
 		}
-		return decision{delta: -op.n, reason: tenants.ReasonReserve}, nil
+		return decision{delta: -op.n, reason: tenants.ReasonReserve}, false, nil
 	case opRefund:
 		r, ok, err := w.reservation(op.reserveRef)
-		if err != nil {
-			return decision{}, err
-		} else if !ok {
-			op.applied = false
-			return decision{}, tenants.Errorf(tenants.ENOTFOUND, "No reservation %q to refund.", op.reserveRef)
+		switch {
+		case err != nil:
+			return d, false, err
+		case !ok:
+			return d, false, tenants.Errorf(tenants.ENOTFOUND, "No reservation %q to refund.", op.reserveRef)
+		case r.Refunded+op.n > r.Amount:
+			return d, false, tenants.Errorf(tenants.ECONFLICT, "Refund of %d exceeds what is left of reservation %q (%d).", op.n, op.reserveRef, r.Amount-r.Refunded)
 		}
-		if r.Refunded+op.n > r.Amount {
-			op.applied = false
-			return decision{}, tenants.Errorf(tenants.ECONFLICT, "Refund of %d exceeds what is left of reservation %q (%d).", op.n, op.reserveRef, r.Amount-r.Refunded)
-		}
-		return decision{delta: op.n, reason: tenants.ReasonRefund, reservation: r}, nil
+		return decision{delta: op.n, reason: tenants.ReasonRefund, reservation: r}, false, nil
 	default:
 		if w.balance+op.n < 0 {
-			op.applied = false
-			return decision{}, &tenants.InsufficientCreditsError{Balance: w.balance, Need: -op.n}
+			return d, false, &tenants.InsufficientCreditsError{Balance: w.balance, Need: -op.n}
 		}
-		return decision{delta: op.n, reason: op.reason}, nil
+		return decision{delta: op.n, reason: op.reason}, false, nil
 	}
 }
 
@@ -424,7 +418,11 @@ func (w *batchWriter) write(op *creditOp, refunded reservation) error {
 	k := len(w.buf)
 	w.buf = appendLedgerKey(w.buf, w.seq)
 	v := len(w.buf)
-	w.buf = appendLedgerJSON(w.buf, &op.entry)
+	entry, err := json.Marshal(&op.entry)
+	if err != nil {
+		return err
+	}
+	w.buf = append(w.buf, entry...)
 	if err := w.set(k, v); err != nil || op.ref == "" {
 		return err
 	}
@@ -506,38 +504,6 @@ func appendLedgerKey(b []byte, seq int64) []byte {
 
 func ledgerKey(seq int64) string { return string(appendLedgerKey(nil, seq)) }
 
-// appendLedgerJSON appends e as encoding/json marshals it (same fields, order
-// and escaping), without reflection: it runs for every ledger entry.
-func appendLedgerJSON(b []byte, e *tenants.LedgerEntry) []byte {
-	b = append(b, `{"id":`...)
-	b = appendJSONString(b, e.ID)
-	b = append(b, `,"delta":`...)
-	b = strconv.AppendInt(b, e.Delta, 10)
-	b = append(b, `,"reason":`...)
-	b = appendJSONString(b, e.Reason)
-	b = append(b, `,"ref":`...)
-	b = appendJSONString(b, e.Ref)
-	b = append(b, `,"balance_after":`...)
-	b = strconv.AppendInt(b, e.BalanceAfter, 10)
-	b = append(b, `,"at":"`...)
-	b = e.At.AppendFormat(b, time.RFC3339Nano)
-	return append(b, `"}`...)
-}
-
-// appendJSONString appends s quoted; anything but plain printable ASCII is
-// left to encoding/json so that escaping stays exactly its own.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always marshals
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
 // getInt reads a big-endian int64; a missing key reads as 0.
 func getInt(txn *badger.Txn, key string) (int64, error) {
 	item, err := txn.Get([]byte(key))
@@ -561,11 +527,16 @@ func setInt(txn *badger.Txn, key string, n int64) error {
 	return txn.Set([]byte(key), binary.BigEndian.AppendUint64(nil, uint64(n)))
 }
 
+// getJSON decodes the value at key into v, which it zeroes first: a
+// transaction retried after a conflict reuses its variables, and
+// json.Unmarshal leaves fields absent from the new value (omitempty ones)
+// as the failed attempt left them.
 func getJSON(txn *badger.Txn, key string, v any) error {
 	item, err := txn.Get([]byte(key))
 	if err != nil {
 		return err
 	}
+	reflect.ValueOf(v).Elem().SetZero()
 	return item.Value(func(b []byte) error { return json.Unmarshal(b, v) })
 }
 

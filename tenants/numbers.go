@@ -73,34 +73,62 @@ func (n *Numbers) create(ctx context.Context, t Tenant, name, number string) (In
 	in := Instance{ID: n.NewID(), TenantID: t.ID, Name: name, State: StateClose,
 		GatewayToken: randomToken(), WebhookToken: randomToken(), CreatedAt: now, UpdatedAt: now}
 	in.GatewayName = "aibud-" + strings.ToLower(in.ID)
-	shard, overloaded, err := n.Shards.PlaceInstance(ctx, in.WebhookToken, InstanceRoute{TenantID: t.ID, InstanceID: in.ID, GatewayName: in.GatewayName})
-	if err != nil {
+	// The record exists before the gateway hears of the instance: its first
+	// webhooks (connecting, the first QR) can come before create answers.
+	if err := n.Instances.PutInstance(ctx, in); err != nil {
 		return Instance{}, err
 	}
-	if overloaded {
-		n.Logger.Warn("every gateway shard is above 80% of its capacity: add a gateway server", "shard", shard.ID, "in_use", shard.InUse, "capacity", shard.Capacity)
+	shard, err := n.place(ctx, &in)
+	if err != nil {
+		return Instance{}, n.undoCreate(ctx, in, "", err)
 	}
-	in.ShardID = shard.ID
 	gw, err := n.Gateways.Gateway(shard)
+	var qr QRCode
 	if err == nil {
-		var qr QRCode
 		_, qr, err = gw.CreateInstance(ctx, CreateInstanceRequest{
 			Name: in.GatewayName, Token: in.GatewayToken, Number: number,
 			WebhookURL: n.PublicURL + "/webhooks/evolution/" + in.WebhookToken,
 		})
-		in.setQR(qr, now)
 	}
 	if err == nil {
-		err = n.Instances.PutInstance(ctx, in)
+		in, err = n.Instances.UpdateInstance(ctx, t.ID, in.ID, func(cur *Instance) error {
+			cur.ShardID = shard.ID
+			if cur.State != StateOpen && cur.QR.Image == "" { // a webhook may have brought a newer QR
+				cur.setQR(qr, n.Now().UTC())
+			}
+			return nil
+		})
 	}
 	if err != nil {
-		if rerr := n.Shards.ReleaseInstance(ctx, shard.ID, in.WebhookToken); rerr != nil {
-			n.Logger.Error("release shard slot", "shard", shard.ID, "err", rerr)
-		}
-		return Instance{}, gatewayFailure("connect", err)
+		return Instance{}, n.undoCreate(ctx, in, shard.ID, gatewayFailure("connect", err))
 	}
 	n.Logger.Info("whatsapp number added", "tenant", t.ID, "instance", in.ID, "shard", shard.ID)
 	return in, nil
+}
+
+// place puts the instance on a shard and records its webhook route.
+func (n *Numbers) place(ctx context.Context, in *Instance) (Shard, error) {
+	shard, overloaded, err := n.Shards.PlaceInstance(ctx, in.WebhookToken, InstanceRoute{TenantID: in.TenantID, InstanceID: in.ID, GatewayName: in.GatewayName})
+	if err != nil {
+		return shard, err
+	}
+	if overloaded {
+		n.Logger.Warn("every gateway shard is above 80% of its capacity: add a gateway server", "shard", shard.ID, "in_use", shard.InUse, "capacity", shard.Capacity)
+	}
+	return shard, nil
+}
+
+// undoCreate removes what a failed create left: the slot and the record.
+func (n *Numbers) undoCreate(ctx context.Context, in Instance, shardID string, cause error) error {
+	if shardID != "" {
+		if err := n.Shards.ReleaseInstance(ctx, shardID, in.WebhookToken); err != nil {
+			n.Logger.Error("release shard slot", "shard", shardID, "err", err)
+		}
+	}
+	if err := n.Instances.DeleteInstance(ctx, in.TenantID, in.ID); err != nil {
+		n.Logger.Error("remove failed number", "instance", in.ID, "err", err)
+	}
+	return cause
 }
 
 // setQR records what the gateway answered to a create or connect call.

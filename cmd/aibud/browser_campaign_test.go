@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -239,6 +240,8 @@ func TestBrowserPollCampaign(t *testing.T) {
 		l.textContent.trim() + ' = ' + document.querySelectorAll('#results-chart .chart-value')[i].textContent.trim()).join(' | ') +
 		' ; voted ' + document.querySelector('#count-voted')?.innerText + ' ; replied ' + document.querySelector('#count-replied')?.innerText`
 	const wantChart = "Monday = 3 · 60% | Tuesday = 0 · 0% | Wednesday = 2 · 40% ; voted 5 ; replied 1"
+	// Once nothing is queued the live region refreshes every 15 s
+	// (campaign.html), so the chart can take that long to appear.
 	waitInTab(t, ctx, 20*time.Second, "the results chart", "(want) => ("+chartState+") === want", chartState, wantChart)
 	t.Logf("results chart right %v after the last vote", time.Since(voted).Round(time.Millisecond))
 	wantSamePage(t, ctx)
@@ -265,7 +268,7 @@ func TestBrowserPollCampaign(t *testing.T) {
 	}
 	snap("08-recipients")
 
-	browsertest.ClickAndWait(t, ctx, `.nav a[href="/app/credits"]`)
+	browsertest.ClickAndWait(t, ctx, `.nav a[href="/app/billing"]`)
 	if got := browsertest.Text(t, ctx, "#credit-balance"); got != "380" {
 		t.Errorf("credits page balance = %q, want 380 (400 - 20 sent)", got)
 	}
@@ -369,8 +372,11 @@ func meOfBrowser(t *testing.T, ctx context.Context, base string) apiMe {
 	c := newAPIClient(t, base)
 	for _, ck := range res.Cookies {
 		if ck.Name == "aibud_session" {
-			req, _ := http.NewRequest("GET", base+"/", nil)
-			c.http.Jar.SetCookies(req.URL, []*http.Cookie{{Name: ck.Name, Value: ck.Value}})
+			u, err := url.Parse(base)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.http.Jar.SetCookies(u, []*http.Cookie{{Name: ck.Name, Value: ck.Value}})
 			return c.me()
 		}
 	}

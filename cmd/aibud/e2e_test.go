@@ -164,7 +164,7 @@ func TestBrowserSignupLoginLogout(t *testing.T) {
 	wantOverview(t, ctx, company)
 	snap("04-overview")
 
-	browsertest.ClickAndWait(t, ctx, `.nav a[href="/app/credits"]`)
+	browsertest.ClickAndWait(t, ctx, `.panel-head a[href="/app/credits"]`) // "See the full ledger"
 	wantPath(t, ctx, "/app/credits")
 	browsertest.WaitText(t, ctx, "#ledger-rows tr", "Welcome credits")
 	if got := browsertest.Text(t, ctx, "#ledger-rows tr td.num"); got != "+400" {

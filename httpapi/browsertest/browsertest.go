@@ -285,7 +285,12 @@ func ClickAndWait(tb testing.TB, ctx context.Context, sel string) *network.Respo
 // as a user would (key events, input and change events fire).
 func Fill(tb testing.TB, ctx context.Context, sel, value string) {
 	tb.Helper()
-	do(tb, ctx, "fill "+sel, chromedp.Clear(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), value))
+	// Clear fails on an empty <textarea> (no text node), so it runs only
+	// when there is something to clear.
+	if Value(tb, ctx, sel) != "" {
+		do(tb, ctx, "clear "+sel, chromedp.Clear(chromedp.CSS(sel)))
+	}
+	do(tb, ctx, "fill "+sel, chromedp.SendKeys(chromedp.CSS(sel), value))
 }
 
 // Text returns the visible text of the first element sel selects, trimmed.
