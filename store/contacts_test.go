@@ -172,7 +172,8 @@ func TestEnsureInboundAndDelete(t *testing.T) {
 	if err := cs.Delete(ctx, tid, "14155552671"); tenants.ErrorCode(err) != tenants.ENOTFOUND {
 		t.Fatalf("second delete: %v", err)
 	}
-	if got := ContactKeyPrefixes("5511987654321"); !cmp.Equal(got, []string{"consent/5511987654321/"}) {
+	want := []string{"consent/5511987654321/", "msgc/5511987654321/", "votec/5511987654321/", "replyc/5511987654321/"}
+	if got := ContactKeyPrefixes("5511987654321"); !cmp.Equal(got, want) {
 		t.Fatalf("ContactKeyPrefixes = %q", got)
 	}
 }
