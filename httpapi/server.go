@@ -27,8 +27,14 @@ type Config struct {
 	// public URL only.
 	ClerkAuthorizedParties []string
 	BodyLimit              string // per request, Echo notation; default "1M"
-	Logger                 *slog.Logger
-	Now                    func() time.Time
+	// APIKeyRate and APIKeyBurst size each API key's token bucket:
+	// requests a second and burst (defaults 20 and 40).
+	APIKeyRate  float64
+	APIKeyBurst int
+	// MetricsToken, when set, is the Bearer token /metrics requires.
+	MetricsToken string
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // Deps are the domain services the handlers call.
@@ -41,6 +47,7 @@ type Deps struct {
 	Billing   *tenants.Billing
 	Usage     *tenants.Usage
 	Inbox     *tenants.Inbox
+	Admin     *tenants.Admin // the operator console; nil answers 404 there
 	Tenants   tenants.TenantUpdater
 	// ParseWebhook turns a gateway webhook body (and the event name from a
 	// by-events path, if any) into domain events.
@@ -52,6 +59,21 @@ type Deps struct {
 	// Ready reports whether the server can do work (catalog open, Redis
 	// answers); nil means always ready.
 	Ready func(ctx context.Context) error
+	// APIKeys authenticates `Authorization: Bearer ak_…`; nil turns API
+	// keys off.
+	APIKeys *tenants.APIKeys
+	// Metrics are the domain counters the use cases report to; nil: the
+	// server makes its own, which nothing else moves.
+	Metrics *Metrics
+	// QueueStats answers each queue's depth when /metrics is scraped, and
+	// OpenTenants the open tenant DBs; nil leaves the series out.
+	QueueStats  func(ctx context.Context) (map[string]int, error)
+	OpenTenants func() int
+	// Exporter streams tenant export files for the console's download
+	// (handleAdminTenantExport); Eraser deletes an owner's account and
+	// exports a contact's data (registerDataRightsRoutes). nil: 503 there.
+	Exporter TenantExporter
+	Eraser   *tenants.Eraser
 }
 
 // Sandbox is the control side of the sandbox gateway.
@@ -72,6 +94,9 @@ type Server struct {
 	clerk    *clerkVerifier // nil when Clerk is off
 	secure   bool           // cookies get Secure (public URL is https)
 	log      *slog.Logger
+
+	keyLimits *keyLimiter    // a token bucket per API key
+	metrics   *serverMetrics // this server's Prometheus registry
 }
 
 // New builds the server and its routes. ctx bounds background work (the
@@ -97,6 +122,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 		throttle: newLoginThrottle(cfg.Now),
 		secure:   u.Scheme == "https",
 	}
+	s.keyLimits = newKeyLimiter(cfg.APIKeyRate, cfg.APIKeyBurst)
+	s.metrics = s.newServerMetrics()
 	if cfg.ClerkIssuer != "" {
 		if s.clerk, err = newClerkVerifier(ctx, cfg); err != nil {
 			return nil, err
@@ -123,6 +150,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RequestID())
+	e.Use(s.observeHTTP()) // before the access log, so it counts the status sent
 	e.Use(s.accessLog())
 	e.Use(middleware.Recover())
 	e.Use(middleware.SecureWithConfig(middleware.SecureConfig{
@@ -149,6 +177,9 @@ func (s *Server) newEcho() *echo.Echo {
 	s.registerUsageRoutes(e)
 	s.registerInboxRoutes(e)
 	s.registerAPIKeyRoutes(e)
+	s.registerOpenAPIRoutes(e)
+	s.registerMetricsRoutes(e)
+	s.registerDataRightsRoutes(e)
 	s.registerAdminRoutes(e)
 	s.registerCampaignPages(e)
 	return e

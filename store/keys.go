@@ -56,3 +56,23 @@ const (
 	keyActive = "active/" // active/<tenant id> → nil: the tenant has campaigns in flight
 	keyUsage  = "usage/"  // usage/<tenant id>/<YYYY-MM-DD> → tenants.DailyUsage
 )
+
+// Catalog keys of tenant API keys (the keys themselves are never stored).
+const (
+	keyAPIKey     = "apikey/"  // apikey/<tenant id>/<key id> → tenants.APIKey
+	keyAPIKeyHash = "apikeyh/" // apikeyh/<hex SHA-256 of the key> → "<tenant id>/<key id>"
+)
+
+// Catalog keys of the operator console.
+const (
+	keyAudit = "audit/" // audit/<tenant id>/<ulid> → tenants.AuditEntry, the tenant's audit log
+)
+
+// Tenant DB keys of outgoing webhooks.
+const (
+	keyHookEndpoint = "hookep/"   // hookep/<endpoint id> → tenants.Endpoint
+	keyHookDelivery = "hookdlv/"  // hookdlv/<delivery id (ULID)> → tenants.Delivery, expires after hookLogTTL
+	keyHookByEP     = "hookdlve/" // hookdlve/<endpoint id>/<delivery id> → nil (index), expires likewise
+	keyHookPending  = "hookpend/" // hookpend/<delivery id> → nil: the delivery is still pending
+	keyHookGuard    = "hookguard" // → nil, read and written by every endpoint creation so that concurrent ones conflict
+)

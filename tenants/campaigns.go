@@ -32,6 +32,7 @@ type Campaigns struct {
 	NewID     func() string
 	Now       func() time.Time
 	Rand      func() float64 // jitter; nil uses math/rand
+	Metrics   Metrics        // nil: not counted
 	// RetryBackoff is the wait before retrying a send that failed for a
 	// temporary reason (default 10 s).
 	RetryBackoff time.Duration
@@ -310,6 +311,7 @@ func (c *Campaigns) finish(ctx context.Context, tenantID string, m Message, stat
 	if err != nil || !changed {
 		return false, err
 	}
+	metricsOr(c.Metrics).MessageSent(string(status))
 	_, _, err = c.Credits.Refund(ctx, tenantID, "poll:"+m.PollID, "refund:"+m.ID, 1)
 	if err != nil {
 		return true, fmt.Errorf("tenants.finish refund %s: %w", m.ID, err)

@@ -94,6 +94,8 @@ func (c *Campaigns) markSent(ctx context.Context, tenantID string, in Instance, 
 	if err != nil {
 		return fmt.Errorf("tenants.Deliver mark sent %s: %w", m.ID, err)
 	}
+	metricsOr(c.Metrics).MessageSent(OutcomeSent)
+	metricsOr(c.Metrics).CreditsSpent(1)
 	if in.Failures > 0 {
 		_, err = c.Instances.UpdateInstance(ctx, tenantID, in.ID, func(cur *Instance) error { cur.Failures = 0; return nil })
 	}
@@ -136,6 +138,7 @@ func (c *Campaigns) tripBreaker(ctx context.Context, tenantID string, in Instanc
 	if now.Before(in.PausedUntil) {
 		after = in.PausedUntil.Sub(now)
 	}
+	metricsOr(c.Metrics).MessageSent(OutcomeRetry)
 	return &RetryLater{After: after, Reason: cause.Error()}
 }
 

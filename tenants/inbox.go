@@ -33,6 +33,7 @@ type Inbox struct {
 	Queue      ReplyQueue
 	Active     ActiveCampaigns // the reconciler sweeps active tenants
 	AutoReply  *AutoReplies    // nil: no auto-replies
+	Metrics    Metrics         // nil: not counted
 	Now        func() time.Time
 	Logger     *slog.Logger
 }
@@ -88,10 +89,12 @@ func (b *Inbox) Classify(ctx context.Context, tenantID, replyID string) error {
 	if err != nil {
 		return err
 	}
+	start := b.Now()
 	c, err := b.Classifier.Classify(ctx, in)
 	if err != nil {
 		return fmt.Errorf("tenants.Classify %s: %w", replyID, err)
 	}
+	metricsOr(b.Metrics).Classified(c.Classifier, b.Now().Sub(start))
 	c.At = b.Now().UTC()
 	if _, err := b.Replies.UpdateReply(ctx, tenantID, replyID, func(cur *Reply) error { cur.Classification = &c; return nil }); err != nil {
 		return err

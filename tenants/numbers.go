@@ -19,6 +19,7 @@ type Numbers struct {
 	Shards    ShardCatalog
 	Instances InstanceStore
 	Gateways  Gateways
+	Metrics   Metrics // nil: not counted
 	// OnReplies runs for the replies a webhook stored, before the webhook
 	// is answered: the contact of someone who writes first is created, an
 	// opt-out is honoured at once, classification is queued.
@@ -250,6 +251,9 @@ func (n *Numbers) Intake(ctx context.Context, token string, events []GatewayEven
 	applied, err := n.Instances.ApplyEvents(ctx, route.TenantID, route.InstanceID, events, n.Now().UTC())
 	if err != nil {
 		return 0, err
+	}
+	for _, ev := range events {
+		metricsOr(n.Metrics).EventReceived(string(ev.Kind))
 	}
 	if n.OnReplies != nil && len(applied.Replies) > 0 {
 		if err := n.OnReplies(ctx, route.TenantID, applied.Replies); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/aibud/aibud/tenants"
 	"github.com/aibud/aibud/whatsapp"
 	"github.com/aibud/aibud/whatsapp/sandbox"
+	"github.com/hibiken/asynq"
 	"github.com/robfig/cron/v3"
 )
 
@@ -40,6 +41,8 @@ type Main struct {
 	Classifier    tenants.Classifier
 	UsageTasks    *queue.UsageScheduler
 	Redis         *queue.Redis
+	Inspector     *asynq.Inspector
+	Metrics       *httpapi.Metrics
 	Queue         *queue.Client
 	Worker        *queue.Worker
 	Cron          *cron.Cron
@@ -63,6 +66,7 @@ func (m *Main) Run(ctx context.Context) error {
 	cfg := m.Config
 	bg, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
+	m.Metrics = httpapi.NewMetrics() // before the use cases that count into it
 
 	secret, err := cfg.secretKey()
 	if err != nil {
@@ -78,6 +82,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("REDIS_URL: %w", err)
 	}
 	m.Queue = queue.NewClient(m.Redis)
+	m.Inspector = queue.NewInspector(m.Redis)
 	if m.Classifier, err = newClassifier(bg, cfg, m.Logger); err != nil {
 		return err
 	}
@@ -128,9 +133,12 @@ func (m *Main) sandboxControl() httpapi.Sandbox {
 func (m *Main) startHTTP(bg context.Context, secret []byte) error {
 	srv, err := httpapi.New(bg, httpapi.Config{
 		PublicURL: m.Config.PublicURL, Secret: secret, ClerkIssuer: m.Config.ClerkIssuer, Logger: m.Logger,
+		MetricsToken: m.Config.MetricsToken, APIKeyRate: m.Config.APIKeyRate, APIKeyBurst: m.Config.APIKeyBurst,
 	}, httpapi.Deps{
 		Accounts: m.accounts(), Credits: m.Store, Numbers: m.Numbers, ParseWebhook: parseWebhook,
 		Contacts: m.Contacts, Campaigns: m.Campaigns, Usage: m.Usage, Inbox: m.Inbox, Billing: m.Billing, Tenants: m.Store,
+		APIKeys: &tenants.APIKeys{Store: m.Store, Catalog: m.Store, Now: m.now, NewID: store.NewID, Logger: m.Logger},
+		Metrics: m.Metrics, QueueStats: m.queueDepths, OpenTenants: m.Store.Pool.OpenCount,
 		Sandbox: m.sandboxControl(), SandboxShardID: sandboxShardID, Ready: m.ready,
 	})
 	if err != nil {
@@ -205,6 +213,9 @@ func (m *Main) close() error {
 	if m.Queue != nil {
 		errs = append(errs, m.Queue.Close())
 	}
+	if m.Inspector != nil {
+		errs = append(errs, m.Inspector.Close())
+	}
 	if m.Store != nil {
 		errs = append(errs, m.Store.Close())
 	}
@@ -212,4 +223,23 @@ func (m *Main) close() error {
 		errs = append(errs, m.Redis.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// queueDepths is /metrics' aibud_queue_depth: tasks pending, running,
+// scheduled or waiting to retry, per queue (0 for a queue Redis has not
+// seen yet). Asynq's inspector takes no context; go-redis' timeouts bound it.
+func (m *Main) queueDepths(ctx context.Context) (map[string]int, error) {
+	known, err := m.Inspector.Queues()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{queue.QueueCritical: 0, queue.QueueDefault: 0, queue.QueueLow: 0}
+	for _, name := range known {
+		info, err := m.Inspector.GetQueueInfo(name)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = info.Pending + info.Active + info.Scheduled + info.Retry
+	}
+	return out, nil
 }

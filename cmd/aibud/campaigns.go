@@ -23,12 +23,12 @@ func (m *Main) startCampaigns() {
 	m.Campaigns = &tenants.Campaigns{
 		Catalog: m.Store, Polls: m.Store, Contacts: m.Store, Phones: whatsapp.Phones{}, Instances: m.Store,
 		Shards: m.Store, Gateways: m.Gateways, Credits: m.Store, Queue: queue.Sender{Client: m.Queue},
-		Active: m.Store, Pacing: m.Config.Pacing, RetryBackoff: m.Config.SendRetryBackoff,
+		Active: m.Store, Pacing: m.Config.Pacing, RetryBackoff: m.Config.SendRetryBackoff, Metrics: m.Metrics,
 		NewID: store.NewID, Now: m.now, Logger: m.Logger,
 	}
 	m.Inbox = &tenants.Inbox{
 		Replies: m.Store, Polls: m.Store, Contacts: m.Contacts, Classifier: m.Classifier, Fast: rules.New(),
-		Queue: queue.Sender{Client: m.Queue}, Active: m.Store, Now: m.now, Logger: m.Logger,
+		Queue: queue.Sender{Client: m.Queue}, Active: m.Store, Now: m.now, Logger: m.Logger, Metrics: m.Metrics,
 		AutoReply: &tenants.AutoReplies{Store: m.Store, Contacts: m.Store, Instances: m.Store, Shards: m.Store,
 			Gateways: m.Gateways, Credits: m.Store, Now: m.now, Logger: m.Logger},
 	}

@@ -38,6 +38,9 @@ type Config struct {
 	Pacing         tenants.Pacing
 	GeminiKey      string
 	GeminiModel    string
+	MetricsToken   string
+	APIKeyRate     float64
+	APIKeyBurst    int
 	Stripe         billing.Config       // keys; empty: billing pages say it is not configured
 	StripePrices   tenants.PriceCatalog // plan and pack price ids
 	// SendRetryBackoff is the wait before a send that failed for a
@@ -217,6 +220,29 @@ func settings() []setting {
 		}},
 		{"AIBUD_STRIPE_PRICE_PACK_5000", "stripe-price-pack-5000", "", "Stripe price id of the 5,000-credit pack", func(c *Config, v string) error {
 			c.StripePrices.Pack5000 = v
+			return nil
+		}},
+		{"AIBUD_METRICS_TOKEN", "metrics-token", "", "Bearer token that /metrics requires (at least 16 characters); empty leaves /metrics open, so keep it off the internet", func(c *Config, v string) error {
+			if v != "" && len(v) < 16 {
+				return errors.New("must be at least 16 characters")
+			}
+			c.MetricsToken = v
+			return nil
+		}},
+		{"AIBUD_API_KEY_RATE", "api-key-rate", "20", "requests a second each tenant API key may make; more get 429 with Retry-After", func(c *Config, v string) error {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil || n <= 0 || n > 10000 {
+				return fmt.Errorf("want a number of requests a second from 0.1 to 10000, e.g. 20; got %q", v)
+			}
+			c.APIKeyRate = n
+			return nil
+		}},
+		{"AIBUD_API_KEY_BURST", "api-key-burst", "40", "requests a tenant API key may make at once above its rate", func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100000 {
+				return fmt.Errorf("want a whole number from 1 to 100000, e.g. 40; got %q", v)
+			}
+			c.APIKeyBurst = n
 			return nil
 		}},
 		{"AIBUD_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(c *Config, v string) error {

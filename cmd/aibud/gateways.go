@@ -43,7 +43,7 @@ func (m *Main) startGateways(ctx context.Context) error {
 	}
 	m.Numbers = &tenants.Numbers{
 		Catalog: m.Store, Shards: m.Store, Instances: m.Store, Gateways: m.Gateways,
-		PublicURL: cfg.PublicURL, NewID: store.NewID, Now: m.now, Logger: m.Logger,
+		PublicURL: cfg.PublicURL, NewID: store.NewID, Now: m.now, Logger: m.Logger, Metrics: m.Metrics,
 	}
 	if m.Sandbox != nil {
 		m.Sandbox.SetSink(func(ctx context.Context, token string, events []tenants.GatewayEvent) error {
