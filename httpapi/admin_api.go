@@ -18,6 +18,8 @@ func (s *Server) registerAdminAPI(g *echo.Group) {
 	g.POST("/tenants/:id/resume", s.handleAPIAdminResume)
 	g.POST("/tenants/:id/credits", s.handleAPIAdminCredits)
 	g.POST("/tenants/:id/plan", s.handleAPIAdminPlan)
+	g.POST("/tenants/:id/erase", s.handleAPIAdminErase)
+	g.GET("/tenants/:id/export", s.handleAdminTenantExport) // export.go
 	g.GET("/shards", s.handleAPIAdminShards)
 	g.POST("/shards", s.handleAPIAdminShardAdd)
 	g.POST("/shards/:id/drain", s.handleAPIAdminShardDrain)
@@ -198,4 +200,19 @@ func (s *Server) handleAPIAdminPlan(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, t)
+}
+
+func (s *Server) handleAPIAdminErase(c echo.Context) error {
+	var req reasonRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	eraser, err := s.eraser()
+	if err != nil {
+		return err
+	}
+	if err := eraser.EraseTenant(c.Request().Context(), adminOf(c), c.Param("id"), req.Reason); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }

@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"io/fs"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aibud/aibud/assets"
 	"github.com/aibud/aibud/tenants"
 )
 
@@ -157,5 +159,36 @@ func TestSupportViewExpiresAndCannotBeForged(t *testing.T) {
 				t.Fatalf("owner blocked by a forged support cookie: %s", r.body)
 			}
 		})
+	}
+}
+
+// TestLayoutBanners checks the support-view and suspension banners and the
+// access-log link of the layout. It runs once those lines are in
+// layout.html (the layout belongs to another file's owner).
+func TestLayoutBanners(t *testing.T) {
+	layout, err := fs.ReadFile(assets.Templates(), "layout.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(layout), `id="support-banner"`) {
+		t.Skip("layout.html has no support banner yet")
+	}
+	env := newAdminEnv(t)
+	owner, acct := env.signup(t, "owner@shop.example")
+	admin := env.adminClient(t)
+	page := env.do(t, owner, "GET", "/app", "")
+	if strings.Contains(page.body, `id="support-banner"`) || strings.Contains(page.body, `id="suspended-banner"`) {
+		t.Fatal("banners shown to an owner of an active tenant")
+	}
+	mustContain(t, "owner's nav", page.body, `href="/app/audit"`)
+	env.do(t, admin, "POST", "/api/v1/admin/tenants/"+acct.TenantID+"/suspend", `{"reason":"Unpaid <invoice>"}`)
+	mustContain(t, "suspended owner's composer", env.do(t, owner, "GET", "/app/polls/new", "").body,
+		`id="suspended-banner"`, "Unpaid &lt;invoice&gt;")
+	openSupport(t, env, admin, acct.TenantID, "")
+	mustContain(t, "support view", env.do(t, admin, "GET", "/app", "").body,
+		`id="support-banner"`, "Support view (read-only)", `action="/admin/support/end"`)
+	console := env.do(t, admin, "GET", "/admin/tenants", "").body
+	if strings.Contains(console, "Get started") {
+		t.Fatal("the console shows the public header")
 	}
 }

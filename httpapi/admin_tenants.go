@@ -25,6 +25,7 @@ func (s *Server) registerAdminTenantPages(g *echo.Group) {
 	g.POST("/tenants/:id/credits", s.handleAdminCreditsForm)
 	g.POST("/tenants/:id/plan", s.handleAdminPlanForm)
 	g.POST("/tenants/:id/support", s.handleSupportOpen)
+	g.POST("/tenants/:id/erase", s.handleAdminEraseForm)
 }
 
 // tenantQuery reads the list's query string: q, sort, dir, page, per_page.
@@ -67,6 +68,7 @@ type adminTenantsData struct {
 	SortMark   map[string]string // column → aria-sort value for the current sort
 	Prev, Next string
 	CSV        string
+	Notice     string
 }
 
 func (s *Server) handleAdminTenantsPage(c echo.Context) error {
@@ -79,7 +81,7 @@ func (s *Server) handleAdminTenantsPage(c echo.Context) error {
 		return err
 	}
 	d := adminTenantsData{Admin: adminOf(c), Section: "tenants", List: list, SortURL: map[string]string{}, SortMark: map[string]string{},
-		CSV: listURL("/admin/tenants.csv", list.Query, 1)}
+		CSV: listURL("/admin/tenants.csv", list.Query, 1), Notice: notices[c.QueryParam("done")]}
 	for _, key := range tenants.TenantSorts {
 		next := list.Query
 		next.Sort, next.Desc = key, key != tenants.SortName && key != tenants.SortOwner
@@ -148,6 +150,7 @@ var notices = map[string]string{
 	"resumed":   "The tenant is active again.",
 	"credits":   "The credits are on the ledger.",
 	"plan":      "The plan is changed.",
+	"erased":    "The tenant is erased. Its access log keeps the record of it (GET /api/v1/admin/tenants/{id}/audit).",
 }
 
 func (s *Server) handleAdminTenantPage(c echo.Context) error {
@@ -174,7 +177,7 @@ func (s *Server) tenantPageWithError(c echo.Context, action string, cause error)
 		return cause
 	}
 	form := map[string]string{"action": action}
-	for _, k := range []string{"reason", "amount", "direction", "plan"} {
+	for _, k := range []string{"reason", "amount", "direction", "plan", "confirm"} {
 		form[k] = c.FormValue(k)
 	}
 	field := ""
@@ -222,4 +225,21 @@ func (s *Server) handleAdminPlanForm(c echo.Context) error {
 		return s.tenantPageWithError(c, "plan", err)
 	}
 	return s.tenantDone(c, "plan")
+}
+
+// handleAdminEraseForm erases a tenant once the operator has typed its id
+// and a reason; the tombstone stays in its access log.
+func (s *Server) handleAdminEraseForm(c echo.Context) error {
+	id := c.Param("id")
+	eraser, err := s.eraser()
+	if err == nil && strings.TrimSpace(c.FormValue("confirm")) != id {
+		err = tenants.Invalid("confirm", "Type the tenant's id to confirm the erase.")
+	}
+	if err == nil {
+		err = eraser.EraseTenant(c.Request().Context(), adminOf(c), id, c.FormValue("reason"))
+	}
+	if err != nil {
+		return s.tenantPageWithError(c, "erase", err)
+	}
+	return c.Redirect(http.StatusSeeOther, "/admin/tenants?done=erased")
 }

@@ -38,8 +38,12 @@ func TestSuspendBlocksSendingAndResumeRestoresIt(t *testing.T) {
 	env := newAdminEnv(t)
 	owner, acct := env.signup(t, "owner@shop.example")
 	admin := env.adminClient(t)
-	number := connectedNumber(t, env, owner, acct.TenantID)
-	poll := draftPoll(t, env, owner, number)
+	sim := withSimulator(t, env)
+	number := decode[instanceJSON](t, env.do(t, owner, "POST", "/api/v1/instances", `{"name":"Sales"}`)).ID
+	in, err := env.store.Instance(t.Context(), acct.TenantID, number)
+	if err != nil {
+		t.Fatal(err)
+	}
 	base := "/api/v1/admin/tenants/" + acct.TenantID
 
 	if r := env.do(t, admin, "POST", base+"/suspend", `{"reason":"  "}`); r.status != http.StatusBadRequest || !strings.Contains(r.body, `"field":"reason"`) {
@@ -52,6 +56,16 @@ func TestSuspendBlocksSendingAndResumeRestoresIt(t *testing.T) {
 	if r := env.do(t, admin, "POST", base+"/suspend", `{"reason":"again"}`); r.status != http.StatusConflict {
 		t.Fatalf("suspend twice = %d, want 409", r.status)
 	}
+
+	// Webhooks are still stored: the phone links while the account is
+	// suspended, and drafts can still be written.
+	if err := sim.Scan(in.GatewayName, "5511987654321", "Shop"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the connection webhook stored", func() bool {
+		return decode[instanceJSON](t, env.do(t, owner, "GET", "/api/v1/instances/"+number, "")).State == tenants.StateOpen
+	})
+	poll := draftPoll(t, env, owner, number)
 
 	// Through the API: now and scheduled.
 	for _, body := range []string{"", `{"at":"` + env.clock.Now().Add(time.Hour).UTC().Format(time.RFC3339) + `"}`} {
@@ -311,5 +325,47 @@ func TestAdminTenantPage(t *testing.T) {
 	}
 	if r := env.do(t, admin, "GET", "/admin/tenants/01NOSUCHTENANT", ""); r.status != http.StatusNotFound {
 		t.Fatalf("unknown tenant page = %d", r.status)
+	}
+}
+
+func TestAdminEraseTenant(t *testing.T) {
+	env := newTestEnv(t, withAdmin, withDataRights)
+	if _, err := env.api.deps.Admin.CreateAdmin(t.Context(), adminEmail, adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	owner, acct := env.signup(t, "leaving@shop.example")
+	_, stays := env.signup(t, "staying@shop.example")
+	admin := env.adminClient(t)
+	path := "/admin/tenants/" + acct.TenantID
+
+	mustContain(t, "tenant page", env.do(t, admin, "GET", path, "").body,
+		`href="/api/v1/admin/tenants/`+acct.TenantID+`/export"`, `id="erase-tenant"`)
+	for _, bad := range []struct{ form, want string }{
+		{url.Values{"reason": {"Asked by email"}, "confirm": {stays.TenantID}}.Encode(), "Type the tenant&#39;s id to confirm"},
+		{url.Values{"reason": {""}, "confirm": {acct.TenantID}}.Encode(), "A reason is required"},
+	} {
+		if r := env.do(t, admin, "POST", path+"/erase", bad.form); r.status != http.StatusBadRequest || !strings.Contains(r.body, bad.want) {
+			t.Fatalf("erase %s = %d %.300s", bad.form, r.status, r.body)
+		}
+	}
+	r := env.do(t, admin, "POST", path+"/erase", url.Values{"reason": {"Asked by email"}, "confirm": {acct.TenantID}}.Encode())
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/admin/tenants?done=erased" {
+		t.Fatalf("erase = %d %s %.300s", r.status, r.header.Get("Location"), r.body)
+	}
+	if l := decode[tenantListJSON](t, env.do(t, admin, "GET", "/api/v1/admin/tenants", "")); l.Total != 1 || l.Tenants[0].ID != stays.TenantID {
+		t.Fatalf("tenants after erase = %+v", l)
+	}
+	entries := auditOf(t, env.do(t, admin, "GET", "/api/v1/admin/tenants/"+acct.TenantID+"/audit", ""))
+	if len(entries) != 1 || entries[0].Action != tenants.AuditErase || entries[0].Detail != "Asked by email" || entries[0].ActorEmail != adminEmail {
+		t.Fatalf("tombstone = %+v", entries)
+	}
+	if r := env.do(t, owner, "GET", "/api/v1/me", ""); r.status == http.StatusOK {
+		t.Fatal("the erased tenant's owner is still logged in")
+	}
+	if r := env.do(t, admin, "POST", "/api/v1/admin/tenants/"+stays.TenantID+"/erase", `{"reason":""}`); r.status != http.StatusBadRequest {
+		t.Fatalf("API erase without reason = %d %s", r.status, r.body)
+	}
+	if r := env.do(t, admin, "POST", "/api/v1/admin/tenants/"+stays.TenantID+"/erase", `{"reason":"Duplicate account"}`); r.status != http.StatusNoContent {
+		t.Fatalf("API erase = %d %s", r.status, r.body)
 	}
 }

@@ -66,7 +66,9 @@ func mustCampaignTenant(tb testing.TB, s *Store, email string) string {
 	must(s.PutAudience(ctx, tid, p.ID, phones[:2]))
 	_, err = s.Reserve(ctx, tid, p.ReservationRef(), 2)
 	must(err)
-	plan := func(cur tenants.PaceCursor, n int) ([]time.Time, tenants.PaceCursor) { return make([]time.Time, n), cur }
+	plan := func(cur tenants.PaceCursor, n int) ([]time.Time, tenants.PaceCursor) {
+		return make([]time.Time, n), cur
+	}
 	_, err = s.WriteMessages(ctx, tid, p, phones[:2], plan)
 	must(err)
 	for i, phone := range phones[:2] {

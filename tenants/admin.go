@@ -72,6 +72,8 @@ func (a AuditAction) Label() string {
 		return "Credits"
 	case AuditPlan:
 		return "Plan"
+	case AuditErase:
+		return "Erased"
 	}
 	return string(a)
 }
@@ -137,10 +139,9 @@ func (a *Admin) audit(ctx context.Context, actor User, tenantID string, action A
 
 // AuditLog returns a page of a tenant's audit log, for the operator and for
 // the tenant's owner.
+// The log of an erased tenant stays readable: its last entry is the
+// tombstone.
 func (a *Admin) AuditLog(ctx context.Context, tenantID, cursor string, limit int) (AuditPage, error) {
-	if _, err := a.Catalog.Tenant(ctx, tenantID); err != nil {
-		return AuditPage{}, err
-	}
 	return a.Audit.AuditEntries(ctx, tenantID, cursor, limit)
 }
 

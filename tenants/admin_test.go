@@ -21,7 +21,7 @@ type plainHasher struct{}
 func (plainHasher) Hash(p string) (string, error)    { return "plain:" + p, nil }
 func (plainHasher) Verify(h, p string) (bool, error) { return h == "plain:"+p, nil }
 func (fakeGateways) Gateway(s tenants.Shard) (tenants.Gateway, error) {
-	if s.Kind == tenants.ShardSandbox {
+	if s.Kind == tenants.ShardSandbox || strings.Contains(s.URL, "nohealth") {
 		return struct{ tenants.Gateway }{}, nil // no health check
 	}
 	return healthGateway{down: strings.Contains(s.URL, "down")}, nil
@@ -318,10 +318,11 @@ func TestAdminShards(t *testing.T) {
 		t.Fatalf("duplicate: %v", err)
 	}
 	e.a.AddShard(ctx, e.ops, tenants.Shard{ID: "evo-2", URL: "https://down.example", APIKey: "k"})
+	e.a.AddShard(ctx, e.ops, tenants.Shard{ID: "evo-3", URL: "https://nohealth.example", APIKey: "k"})
 	e.st.PutShard(ctx, tenants.Shard{ID: "sandbox", Kind: tenants.ShardSandbox, Capacity: 1000})
 
 	r, err := e.a.ShardsReport(ctx)
-	if err != nil || r.AllFull || len(r.Shards) != 3 {
+	if err != nil || r.AllFull || len(r.Shards) != 4 {
 		t.Fatalf("report = %+v, %v", r, err)
 	}
 	health := map[string]tenants.ShardHealth{}
@@ -334,12 +335,15 @@ func TestAdminShards(t *testing.T) {
 	if h := health["evo-2"]; !h.Checked || h.OK || !strings.Contains(h.Detail, "refused") {
 		t.Errorf("evo-2 health = %+v", h)
 	}
-	if h := health["sandbox"]; h.Checked {
+	if h := health["evo-3"]; h.Checked || h.OK {
+		t.Errorf("evo-3 health = %+v", h)
+	}
+	if h := health["sandbox"]; !h.Checked || !h.OK || !strings.Contains(h.Detail, "sandbox") {
 		t.Errorf("sandbox health = %+v", h)
 	}
 
 	// Every shard at 80% or more, or draining: the operator is warned.
-	for _, id := range []string{"evo-2", "sandbox"} {
+	for _, id := range []string{"evo-2", "evo-3", "sandbox"} {
 		if s, err := e.a.DrainShard(ctx, e.ops, id, true); err != nil || !s.Draining {
 			t.Fatalf("drain %s = %+v, %v", id, s, err)
 		}

@@ -228,11 +228,11 @@ func (e *Eraser) ContactData(ctx context.Context, tenantID, phone string) (Conta
 	if d.Contact, err = e.Contacts.Contact(ctx, tenantID, key); err != nil {
 		return ContactData{}, err
 	}
-	if log, err := e.Contacts.ConsentLog(ctx, tenantID, key); err != nil {
+	consent, err := e.Contacts.ConsentLog(ctx, tenantID, key)
+	if err != nil {
 		return ContactData{}, err
-	} else {
-		d.Consent = append(d.Consent, log...)
 	}
+	d.Consent = append(d.Consent, consent...)
 	msgs, err := e.Polls.ContactMessages(ctx, tenantID, key)
 	if err != nil {
 		return ContactData{}, err
@@ -248,15 +248,14 @@ func (e *Eraser) ContactData(ctx context.Context, tenantID, phone string) (Conta
 		}
 		d.Messages = append(d.Messages, ContactMessage{Message: m, Question: p.Question, Options: p.Options})
 	}
-	if votes, err := e.Polls.ContactVotes(ctx, tenantID, key); err != nil {
+	votes, err := e.Polls.ContactVotes(ctx, tenantID, key)
+	if err != nil {
 		return ContactData{}, err
-	} else {
-		d.Votes = append(d.Votes, votes...)
 	}
-	if replies, err := e.Polls.ContactReplies(ctx, tenantID, key); err != nil {
+	replies, err := e.Polls.ContactReplies(ctx, tenantID, key)
+	if err != nil {
 		return ContactData{}, err
-	} else {
-		d.Replies = append(d.Replies, replies...)
 	}
+	d.Votes, d.Replies = append(d.Votes, votes...), append(d.Replies, replies...)
 	return d, nil
 }

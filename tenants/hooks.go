@@ -269,6 +269,14 @@ func (h *Hooks) Emit(ctx context.Context, tenantID, event string, data any) erro
 	return nil
 }
 
+// Notify is Emit for the places events happen: a failure is logged, never
+// returned, so a webhook cannot fail a vote, a reply or a send.
+func (h *Hooks) Notify(ctx context.Context, tenantID, event string, data any) {
+	if err := h.Emit(ctx, tenantID, event, data); err != nil {
+		h.Logger.Warn("webhook event not recorded", "tenant", tenantID, "event", event, "err", err)
+	}
+}
+
 func (h *Hooks) enqueue(ctx context.Context, tenantID string, ds []Delivery) {
 	for _, d := range ds {
 		if err := h.Queue.EnqueueHook(ctx, tenantID, d.ID); err != nil {

@@ -230,4 +230,6 @@ func TestHookEmitAndDeliver(t *testing.T) {
 	if err := off.Emit(ctx, f.tenant, tenants.HookPollVoted, nil); err != nil {
 		t.Fatalf("nil Hooks: %v", err)
 	}
+	off.Notify(ctx, f.tenant, tenants.HookPollVoted, nil) // a nil Hooks is off: no panic
+	f.hooks.Notify(ctx, "no-such-tenant", tenants.HookPollVoted, nil)
 }

@@ -139,6 +139,7 @@ func (m *Main) startHTTP(bg context.Context, secret []byte) error {
 		Contacts: m.Contacts, Campaigns: m.Campaigns, Usage: m.Usage, Inbox: m.Inbox, Billing: m.Billing, Tenants: m.Store,
 		APIKeys: &tenants.APIKeys{Store: m.Store, Catalog: m.Store, Now: m.now, NewID: store.NewID, Logger: m.Logger},
 		Metrics: m.Metrics, QueueStats: m.queueDepths, OpenTenants: m.Store.Pool.OpenCount,
+		Exporter: m.Store, Eraser: m.newEraser(),
 		Sandbox: m.sandboxControl(), SandboxShardID: sandboxShardID, Ready: m.ready,
 	})
 	if err != nil {

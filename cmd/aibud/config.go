@@ -38,6 +38,7 @@ type Config struct {
 	Pacing         tenants.Pacing
 	GeminiKey      string
 	GeminiModel    string
+	BackupDir      string // AIBUD_BACKUP_DIR; empty: no backups
 	MetricsToken   string
 	APIKeyRate     float64
 	APIKeyBurst    int
@@ -220,6 +221,10 @@ func settings() []setting {
 		}},
 		{"AIBUD_STRIPE_PRICE_PACK_5000", "stripe-price-pack-5000", "", "Stripe price id of the 5,000-credit pack", func(c *Config, v string) error {
 			c.StripePrices.Pack5000 = v
+			return nil
+		}},
+		{"AIBUD_BACKUP_DIR", "backup-dir", "", "directory of the daily incremental backups of every database (02:30 UTC); empty turns them off", func(c *Config, v string) error {
+			c.BackupDir = v
 			return nil
 		}},
 		{"AIBUD_METRICS_TOKEN", "metrics-token", "", "Bearer token that /metrics requires (at least 16 characters); empty leaves /metrics open, so keep it off the internet", func(c *Config, v string) error {

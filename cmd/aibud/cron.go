@@ -24,6 +24,7 @@ func (m *Main) newCron() *cron.Cron {
 	// Daily usage snapshots: one task per tenant per day whatever the number
 	// of cron nodes; a run also fills days missed while none ran.
 	c.AddFunc("CRON_TZ=UTC 20 0 * * *", func() { m.enqueueUsage(context.Background()) })
+	c.AddFunc("CRON_TZ=UTC 30 2 * * *", m.backupJob(m.Config.BackupDir))
 	return c
 }
 

@@ -45,6 +45,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args[1:], getenv, stderr)
 	case "shard":
 		return shardCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "tenant":
+		return tenantCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "backup":
+		return backupCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "classify":
 		return classifyCommand(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "eval":
@@ -66,6 +70,8 @@ func usage(w io.Writer) {
 Commands:
   serve      run Aibud (web, worker and cron roles; see aibud serve -h)
   shard      manage WhatsApp gateway servers: add, list, drain, undrain
+  tenant     export, import and list tenants (aibud tenant -h)
+  backup     back up every database, or rebuild one (aibud backup -h)
   classify   read JSON lines {"text","question","options"} on stdin, write one classification per line
   eval       print the offline classifier's accuracy on the evaluation set
   version    print the version

@@ -14,6 +14,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/aibud/aibud/httpapi"
 	"github.com/aibud/aibud/store"
 	"github.com/aibud/aibud/tenants"
 )
@@ -190,4 +191,14 @@ func userError(err error) error {
 		return errors.New(tenants.ErrorMessage(err))
 	}
 	return err
+}
+
+// newEraser builds the account-deletion and contact-export use case over
+// the program's store, numbers and billing (httpapi.Deps.Eraser).
+func (m *Main) newEraser() *tenants.Eraser {
+	return &tenants.Eraser{
+		Catalog: m.Store, Numbers: m.Numbers, Billing: m.Billing, Data: m.Store, Audit: m.Store,
+		Hasher: httpapi.Argon2idHasher{}, Contacts: m.Store, Polls: m.Store,
+		NewID: store.NewID, Now: m.now, Logger: m.Logger,
+	}
 }
