@@ -220,11 +220,15 @@ const recipientsShown = 200
 func (s *Server) campaignData(c echo.Context, withRecipients bool) (campaignData, error) {
 	ctx := c.Request().Context()
 	tid := accountOf(c).Tenant.ID
-	r, err := s.deps.Campaigns.Report(ctx, tid, c.Param("id"))
+	limit := 0
+	if withRecipients {
+		limit = recipientsShown
+	}
+	r, rows, err := s.deps.Campaigns.ReportWithRecipients(ctx, tid, c.Param("id"), limit)
 	if err != nil {
 		return campaignData{}, err
 	}
-	d := campaignData{Report: r, Chart: newChart(r.Results)}
+	d := campaignData{Report: r, Chart: newChart(r.Results), Recipients: rows}
 	if n := r.Counts.Total; n > 0 {
 		d.Progress = 100 * (n - r.Counts.Queued) / n
 	}
@@ -232,14 +236,7 @@ func (s *Server) campaignData(c echo.Context, withRecipients bool) (campaignData
 		d.Number, d.Sandbox = in, s.isSandbox(in)
 	}
 	if withRecipients {
-		rs, err := s.deps.Campaigns.Recipients(ctx, tid, r.Poll.ID)
-		if err != nil {
-			return d, err
-		}
-		if len(rs) > recipientsShown {
-			d.More, rs = len(rs)-recipientsShown, rs[:recipientsShown]
-		}
-		d.Recipients = rs
+		d.More = max(0, r.Counts.Total-len(rows))
 	}
 	if r.Poll.Status == tenants.PollDraft {
 		d.Balance, _ = s.deps.Credits.Balance(ctx, tid)

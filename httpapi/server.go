@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/aibud/aibud/tenants"
@@ -192,6 +193,11 @@ func (s *Server) accessLog() echo.MiddlewareFunc {
 		LogRequestID: true, LogRemoteIP: true, LogRoutePath: true, LogError: true,
 		HandleError: true, // run the error handler first so the logged status is the real one
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			// Gateway webhooks arrive thousands a second and probes every
+			// few seconds: only their failures are worth a line.
+			if v.Status < 400 && quietPath(v.URIPath) {
+				return nil
+			}
 			level := slog.LevelInfo
 			if v.Status >= 500 {
 				level = slog.LevelError
@@ -204,6 +210,11 @@ func (s *Server) accessLog() echo.MiddlewareFunc {
 			return nil
 		},
 	})
+}
+
+// quietPath reports paths whose successful requests are not access-logged.
+func quietPath(p string) bool {
+	return strings.HasPrefix(p, "/webhooks/evolution/") || p == "/healthz" || p == "/readyz" || p == "/metrics"
 }
 
 func (s *Server) handleHealthz(c echo.Context) error {

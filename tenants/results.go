@@ -27,42 +27,75 @@ type Report struct {
 // Report counts a poll's messages, votes and replies. A poll whose last
 // message has gone is marked done here.
 func (c *Campaigns) Report(ctx context.Context, tenantID, pollID string) (Report, error) {
+	r, _, err := c.ReportWithRecipients(ctx, tenantID, pollID, 0)
+	return r, err
+}
+
+// ReportWithRecipients is Report plus the first limit recipient rows, read
+// in the same single pass over the messages: the campaign page of a large
+// poll reads each record once.
+func (c *Campaigns) ReportWithRecipients(ctx context.Context, tenantID, pollID string, limit int) (Report, []Recipient, error) {
 	p, err := c.Polls.Poll(ctx, tenantID, pollID)
 	if err != nil {
-		return Report{}, err
+		return Report{}, nil, err
 	}
 	r := Report{Poll: p}
+	votes, err := c.Polls.Votes(ctx, tenantID, pollID)
+	if err != nil {
+		return r, nil, err
+	}
+	c.tallyVotes(&r, votes)
+	replies, err := c.Polls.Replies(ctx, tenantID, pollID, 0)
+	if err != nil {
+		return r, nil, err
+	}
+	latest := map[string]*Reply{}
+	for i := range replies { // newest first: keep the first seen
+		if latest[replies[i].Phone] == nil {
+			latest[replies[i].Phone] = &replies[i]
+		}
+	}
+	r.Counts.Replied = len(latest)
+	var rows []Recipient
+	var byPhone map[string]*Vote
+	if limit > 0 {
+		byPhone = make(map[string]*Vote, len(votes))
+		for i := range votes {
+			byPhone[votes[i].Phone] = &votes[i]
+		}
+	}
 	err = c.Polls.ForEachMessage(ctx, tenantID, pollID, func(m Message) error {
 		r.Counts.add(m.Status)
+		if len(rows) < limit {
+			rows = append(rows, Recipient{Message: m, Vote: byPhone[m.Phone], Reply: latest[m.Phone]})
+		}
 		return nil
 	})
 	if err != nil {
-		return r, err
+		return r, nil, err
 	}
-	if err := c.tallyVotes(ctx, tenantID, &r); err != nil {
-		return r, err
-	}
-	replies, err := c.Polls.Replies(ctx, tenantID, pollID, 0)
-	if err != nil {
-		return r, err
-	}
-	who := map[string]bool{}
-	for _, rp := range replies {
-		who[rp.Phone] = true
-	}
-	r.Counts.Replied = len(who)
-	if in, err := c.Instances.Instance(ctx, tenantID, p.InstanceID); err == nil && r.Counts.Queued > 0 {
-		switch {
-		case in.State != StateOpen:
-			r.Paused = "The number " + in.Name + " is disconnected. Sending resumes when it is connected again."
-		case c.Now().Before(in.PausedUntil):
-			r.Paused = in.PauseReason
-		}
-	}
+	r.Paused = c.pausedReason(ctx, tenantID, p, r.Counts)
 	if (p.Status == PollSending || p.Status == PollScheduled) && r.Counts.Done() {
 		r.Poll, err = c.complete(ctx, tenantID, pollID)
 	}
-	return r, err
+	return r, rows, err
+}
+
+// pausedReason explains why a poll with messages left is not sending.
+func (c *Campaigns) pausedReason(ctx context.Context, tenantID string, p Poll, counts PollCounts) string {
+	if counts.Queued == 0 {
+		return ""
+	}
+	in, err := c.Instances.Instance(ctx, tenantID, p.InstanceID)
+	switch {
+	case err != nil:
+		return ""
+	case in.State != StateOpen:
+		return "The number " + in.Name + " is disconnected. Sending resumes when it is connected again."
+	case c.Now().Before(in.PausedUntil):
+		return in.PauseReason
+	}
+	return ""
 }
 
 func (pc *PollCounts) add(s MessageStatus) {
@@ -86,11 +119,7 @@ func (pc *PollCounts) add(s MessageStatus) {
 	}
 }
 
-func (c *Campaigns) tallyVotes(ctx context.Context, tenantID string, r *Report) error {
-	votes, err := c.Polls.Votes(ctx, tenantID, r.Poll.ID)
-	if err != nil {
-		return err
-	}
+func (c *Campaigns) tallyVotes(r *Report, votes []Vote) {
 	count := map[string]int{}
 	for _, v := range votes {
 		switch {
@@ -108,7 +137,6 @@ func (c *Campaigns) tallyVotes(ctx context.Context, tenantID string, r *Report) 
 	for _, o := range r.Poll.Options {
 		r.Results = append(r.Results, OptionResult{Option: o, Votes: count[o]})
 	}
-	return nil
 }
 
 func (c *Campaigns) complete(ctx context.Context, tenantID, pollID string) (Poll, error) {
@@ -120,36 +148,11 @@ func (c *Campaigns) complete(ctx context.Context, tenantID, pollID string) (Poll
 	})
 }
 
-// Recipients returns the campaign's recipient rows, with each one's vote
-// and latest reply.
+// Recipients returns every recipient row of a campaign, with each one's
+// vote and latest reply.
 func (c *Campaigns) Recipients(ctx context.Context, tenantID, pollID string) ([]Recipient, error) {
-	if _, err := c.Polls.Poll(ctx, tenantID, pollID); err != nil {
-		return nil, err
-	}
-	votes, err := c.Polls.Votes(ctx, tenantID, pollID)
-	if err != nil {
-		return nil, err
-	}
-	byPhone := make(map[string]*Vote, len(votes))
-	for i := range votes {
-		byPhone[votes[i].Phone] = &votes[i]
-	}
-	replies, err := c.Polls.Replies(ctx, tenantID, pollID, 0)
-	if err != nil {
-		return nil, err
-	}
-	latest := map[string]*Reply{}
-	for i := range replies { // newest first: keep the first seen
-		if latest[replies[i].Phone] == nil {
-			latest[replies[i].Phone] = &replies[i]
-		}
-	}
-	var out []Recipient
-	err = c.Polls.ForEachMessage(ctx, tenantID, pollID, func(m Message) error {
-		out = append(out, Recipient{Message: m, Vote: byPhone[m.Phone], Reply: latest[m.Phone]})
-		return nil
-	})
-	return out, err
+	_, rows, err := c.ReportWithRecipients(ctx, tenantID, pollID, int(^uint(0)>>1))
+	return rows, err
 }
 
 // Reconcile makes the tenant's stored campaigns and the queue agree again:
