@@ -140,6 +140,9 @@ func (m *Main) startHTTP(bg context.Context, secret []byte) error {
 		APIKeys: &tenants.APIKeys{Store: m.Store, Catalog: m.Store, Now: m.now, NewID: store.NewID, Logger: m.Logger},
 		Metrics: m.Metrics, QueueStats: m.queueDepths, OpenTenants: m.Store.Pool.OpenCount,
 		Exporter: m.Store, Eraser: m.newEraser(),
+		Admin: &tenants.Admin{Catalog: m.Store, Credits: m.Store, Billing: m.Billing, Usage: m.Usage, Instances: m.Store,
+			Polls: m.Store, Shards: m.Store, Gateways: m.Gateways, Audit: m.Store, Hasher: httpapi.Argon2idHasher{},
+			NewID: store.NewID, Now: m.now, Logger: m.Logger},
 		Sandbox: m.sandboxControl(), SandboxShardID: sandboxShardID, Ready: m.ready,
 	})
 	if err != nil {

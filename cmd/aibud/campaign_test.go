@@ -312,13 +312,18 @@ func TestCampaignEndToEnd(t *testing.T) {
 	if status, _ := ce.client.call("GET", "/api/v1/usage?days=0", nil); status != 400 {
 		t.Fatalf("usage days=0 = %d", status)
 	}
-	// The operator's metrics saw the campaign.
-	resp, err := http.Get(ce.base + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	// The operator's metrics saw the campaign (replies are classified in
+	// the background, so wait for those).
+	var metrics []byte
+	ce.waitFor(5*time.Second, "classifications counted", func() bool {
+		resp, err := http.Get(ce.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return strings.Contains(string(metrics), `aibud_classification_duration_seconds_count{classifier="rules"} 3`)
+	})
 	for _, series := range []string{`aibud_messages_sent_total{outcome="sent"} 19`, `aibud_messages_sent_total{outcome="failed"} 1`,
 		`aibud_credits_spent_total 19`, `aibud_webhook_events_total{type="poll_vote"}`, `aibud_queue_depth{queue="default"}`,
 		"aibud_open_tenant_dbs", `aibud_http_request_duration_seconds_count{method="POST",route="/api/v1/polls/:id/send"`,

@@ -45,6 +45,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args[1:], getenv, stderr)
 	case "shard":
 		return shardCommand(ctx, args[1:], getenv, stdout, stderr)
+	case "admin":
+		return adminCommand(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "tenant":
 		return tenantCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "backup":
@@ -70,6 +72,7 @@ func usage(w io.Writer) {
 Commands:
   serve      run Aibud (web, worker and cron roles; see aibud serve -h)
   shard      manage WhatsApp gateway servers: add, list, drain, undrain
+  admin      create a platform admin: aibud admin create --email E (password on stdin)
   tenant     export, import and list tenants (aibud tenant -h)
   backup     back up every database, or rebuild one (aibud backup -h)
   classify   read JSON lines {"text","question","options"} on stdin, write one classification per line
