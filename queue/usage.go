@@ -60,9 +60,11 @@ func (u *UsageScheduler) EnqueueAll(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// UsageHandler runs snapshot tasks.
+// UsageHandler runs the daily per-tenant task: usage snapshots, and a
+// cancelled subscription ending at its period end.
 type UsageHandler struct {
-	Usage *tenants.Usage
+	Usage   *tenants.Usage
+	Billing *tenants.Billing // nil: no plan expiry
 }
 
 // Register adds the handler to the worker.
@@ -75,6 +77,9 @@ func (h *UsageHandler) Register(w *Worker) {
 		_, err := h.Usage.Snapshot(ctx, p.TenantID)
 		if tenants.ErrorCode(err) == tenants.ENOTFOUND {
 			return nil // the tenant was erased since
+		}
+		if err == nil && h.Billing != nil {
+			_, err = h.Billing.ExpirePlan(ctx, p.TenantID)
 		}
 		return err
 	}))

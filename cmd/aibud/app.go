@@ -91,7 +91,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if cfg.HasRole("worker") {
 		m.Worker = queue.NewWorker(m.Redis, queue.WorkerConfig{RetryDelay: queue.RetryDelay}, m.Logger)
 		m.CampaignTasks.Register(m.Worker)
-		(&queue.UsageHandler{Usage: m.Usage}).Register(m.Worker)
+		(&queue.UsageHandler{Usage: m.Usage, Billing: m.Billing}).Register(m.Worker)
 		if err := m.Worker.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}

@@ -517,6 +517,7 @@ func TestConfig(t *testing.T) {
 		Roles: []string{"web", "worker", "cron"}, LogLevel: slog.LevelInfo,
 		Pacing:      tenants.DefaultPacing, // the operator's defaults are the domain's
 		GeminiModel: "gemini-2.5-flash",
+		APIKeyRate:  20, APIKeyBurst: 40,
 	}
 	secret := strings.Repeat("s", 32)
 	fullEnv := map[string]string{
@@ -534,6 +535,7 @@ func TestConfig(t *testing.T) {
 		EvolutionURL: "https://evo.example.com", EvolutionKey: "evo-key",
 		Pacing:    tenants.Pacing{Interval: 2 * time.Second, DailyCap: 100, QuietStart: 22, QuietEnd: 7},
 		GeminiKey: "g-key", GeminiModel: "gemini-2.5-pro",
+		APIKeyRate: 20, APIKeyBurst: 40,
 	}
 	flagsOverEnv := fromEnv
 	flagsOverEnv.Addr, flagsOverEnv.MaxOpenTenants, flagsOverEnv.Roles = ":7000", 3, []string{"cron"}
