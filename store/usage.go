@@ -69,6 +69,7 @@ func countReplies(txn *badger.Txn, from, to time.Time, u *tenants.DailyUsage) er
 		u.Replies++
 		if r.Classification != nil {
 			u.Classifications++
+			u.AITokens += r.Classification.TokensUsed
 		}
 	}
 	return nil

@@ -18,6 +18,7 @@ type DailyUsage struct {
 	Votes           int    `json:"votes"`
 	Replies         int    `json:"replies"`
 	Classifications int    `json:"classifications"`
+	AITokens        int    `json:"ai_tokens"`     // Gemini tokens used to classify that day's replies
 	CreditsSpent    int64  `json:"credits_spent"` // reserved minus refunded that day
 	Balance         int64  `json:"balance"`       // at the end of the day
 }
