@@ -59,6 +59,11 @@ func (c *Campaigns) Preview(ctx context.Context, t Tenant, in PollInput) (Previe
 	if err := in.Validate(); err != nil {
 		return Preview{}, err
 	}
+	if _, err := c.Instances.Instance(ctx, t.ID, in.InstanceID); ErrorCode(err) == ENOTFOUND {
+		return Preview{}, Invalid("instance_id", "That WhatsApp number does not exist.")
+	} else if err != nil {
+		return Preview{}, err
+	}
 	return c.resolve(ctx, t, in.Audience)
 }
 

@@ -207,6 +207,16 @@ func settings() []setting {
 			c.Stripe.WebhookSecret = v
 			return nil
 		}},
+		{"STRIPE_API_URL", "stripe-api-url", "", "Stripe API base URL; empty is Stripe itself (tests point it at stripe-mock)", func(c *Config, v string) error {
+			if v != "" {
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return fmt.Errorf("want an http(s) URL, got %q", v)
+				}
+			}
+			c.Stripe.APIURL = v
+			return nil
+		}},
 		{"AIBUD_STRIPE_PRICE_GROWTH", "stripe-price-growth", "", "Stripe price id of the Growth plan", func(c *Config, v string) error {
 			c.StripePrices.Growth = v
 			return nil
