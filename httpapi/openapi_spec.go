@@ -100,6 +100,19 @@ func apiOperations() []apiOp {
 			Body:        accountDeleteRequest{}, BodyExample: accountDeleteRequest{Password: "correct horse battery"},
 			Status: http.StatusNoContent, Errors: []int{bad, http.StatusForbidden, http.StatusTooManyRequests}},
 
+		// Outgoing webhooks
+		{Method: post, Path: "/api/v1/webhooks", Tag: "Webhooks", Summary: "Add an outgoing webhook endpoint",
+			Description: `Body {"url","events":[...]}: events among poll.voted, reply.classified, contact.opted_out, campaign.completed, credits.low. Answers the endpoint with its signing secret, once. Every delivery is signed: header Aibud-Signature "t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">". Only public http(s) addresses are accepted.`,
+			Status:      http.StatusCreated, Errors: []int{bad}},
+		{Method: get, Path: "/api/v1/webhooks", Tag: "Webhooks", Summary: "List outgoing webhook endpoints",
+			Description: "Secrets are not shown again.", Status: http.StatusOK},
+		{Method: del, Path: "/api/v1/webhooks/{id}", Tag: "Webhooks", Summary: "Remove an endpoint",
+			Status: http.StatusNoContent, Errors: []int{notFound}},
+		{Method: get, Path: "/api/v1/webhooks/{id}/deliveries", Tag: "Webhooks", Summary: "An endpoint's delivery log",
+			Description: "Newest first: event, status, attempts, the last response code.", Status: http.StatusOK, Errors: []int{notFound}},
+		{Method: post, Path: "/api/v1/webhooks/deliveries/{id}/replay", Tag: "Webhooks", Summary: "Send a delivery again",
+			Description: "A new delivery with the same event id, so receivers can tell a replay.", Status: http.StatusAccepted, Errors: []int{notFound}},
+
 		// API keys
 		{Method: post, Path: "/api/v1/api-keys", Tag: "API keys", Summary: "Create an API key",
 			Description: "Answers the key itself, once: store it, it is never shown again. Not allowed when the request itself uses an API key (403).",

@@ -28,6 +28,10 @@ type Config struct {
 	// public URL only.
 	ClerkAuthorizedParties []string
 	BodyLimit              string // per request, Echo notation; default "1M"
+	// IPExtractor decides the client address (login throttling, logs);
+	// main builds it from AIBUD_TRUSTED_PROXIES. nil: Echo's default, which
+	// believes X-Forwarded-For from anyone.
+	IPExtractor echo.IPExtractor
 	// APIKeyRate and APIKeyBurst size each API key's token bucket:
 	// requests a second and burst (defaults 20 and 40).
 	APIKeyRate  float64
@@ -150,6 +154,7 @@ func (s *Server) newEcho() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.handleError
+	e.IPExtractor = s.cfg.IPExtractor
 	e.Use(middleware.RequestID())
 	e.Use(s.observeHTTP()) // before the access log, so it counts the status sent
 	e.Use(s.accessLog())

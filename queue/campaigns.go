@@ -57,6 +57,7 @@ func (s Sender) EnqueueSend(ctx context.Context, tenantID string, m tenants.Mess
 type CampaignHandlers struct {
 	Campaigns *tenants.Campaigns
 	Inbox     *tenants.Inbox
+	Hooks     *tenants.Hooks // nil: no webhook deliveries to requeue
 	Active    tenants.ActiveCampaigns
 	Logger    *slog.Logger
 }
@@ -136,6 +137,13 @@ func (h *CampaignHandlers) reconcile(ctx context.Context, tenantID string) error
 	if h.Inbox != nil {
 		if waiting, err = h.Inbox.Sweep(ctx, tenantID); err != nil {
 			return err
+		}
+	}
+	if h.Hooks != nil {
+		if hooks, err := h.Hooks.Requeue(ctx, tenantID); err != nil {
+			return err
+		} else if hooks > 0 {
+			h.Logger.Info("webhook deliveries requeued", "tenant", tenantID, "deliveries", hooks)
 		}
 	}
 	if n > 0 || waiting > 0 {

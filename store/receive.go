@@ -21,7 +21,11 @@ func receive(txn *badger.Txn, instanceID string, ev tenants.GatewayEvent, now ti
 		}
 	case tenants.EventPollVote:
 		if ev.Vote != nil {
-			return receiveVote(txn, *ev.Vote, now)
+			v, ok, err := receiveVote(txn, *ev.Vote, now)
+			if ok {
+				out.Votes = append(out.Votes, v)
+			}
+			return err
 		}
 	case tenants.EventInboundText:
 		if ev.Text != nil {
@@ -82,10 +86,10 @@ func receiveStatus(txn *badger.Txn, st tenants.StatusChange) error {
 }
 
 // receiveVote keeps the voter's latest complete selection on the poll.
-func receiveVote(txn *badger.Txn, v tenants.PollVote, now time.Time) error {
+func receiveVote(txn *badger.Txn, v tenants.PollVote, now time.Time) (tenants.Vote, bool, error) {
 	m, ok, err := sentMessage(txn, v.PollMessageID)
 	if err != nil || !ok {
-		return err // a vote on a poll we did not send: nothing to count
+		return tenants.Vote{}, false, err // a vote on a poll we did not send: nothing to count
 	}
 	at := v.At
 	if at.IsZero() {
@@ -97,18 +101,18 @@ func receiveVote(txn *badger.Txn, v tenants.PollVote, now time.Time) error {
 	key := keyVote + m.PollID + "/" + phone
 	var cur tenants.Vote
 	if err := getJSON(txn, key, &cur); err == nil && cur.At.After(at) && !cur.FromText {
-		return nil // an older vote delivered late
+		return tenants.Vote{}, false, nil // an older vote delivered late
 	} else if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
-		return err
+		return tenants.Vote{}, false, err
 	}
 	vote := tenants.Vote{PollID: m.PollID, Phone: phone, Options: v.Options, Unreadable: v.Unreadable, WAID: v.MessageID, At: at}
 	if vote.Options == nil {
 		vote.Options = []string{}
 	}
 	if err := setJSON(txn, key, vote); err != nil {
-		return err
+		return tenants.Vote{}, false, err
 	}
-	return txn.Set([]byte(keyContactVote+phone+"/"+m.PollID), nil)
+	return vote, true, txn.Set([]byte(keyContactVote+phone+"/"+m.PollID), nil)
 }
 
 // receiveText stores a reply, linked to the poll it quotes or else to the

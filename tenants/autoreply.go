@@ -41,6 +41,7 @@ type AutoReplies struct {
 	Shards    ShardCatalog
 	Gateways  Gateways
 	Credits   Credits
+	Hooks     *Hooks // nil: no outgoing webhooks
 	Now       func() time.Time
 	Logger    *slog.Logger
 }
@@ -100,7 +101,11 @@ func (a *AutoReplies) send(ctx context.Context, tenantID string, r Reply, text, 
 	if err != nil || !free {
 		return err
 	}
-	if _, err := a.Credits.Reserve(ctx, tenantID, ref, 1); err != nil {
+	entry, err := a.Credits.Reserve(ctx, tenantID, ref, 1)
+	if err == nil && CrossedLowBalance(entry.BalanceAfter-entry.Delta, entry.BalanceAfter) {
+		a.Hooks.Notify(ctx, tenantID, HookCreditsLow, LowBalanceData(entry.BalanceAfter))
+	}
+	if err != nil {
 		if ErrorCode(err) == EPAYMENT {
 			a.Logger.Info("auto-reply skipped: no credits", "tenant", tenantID)
 			return nil

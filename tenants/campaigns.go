@@ -28,6 +28,7 @@ type Campaigns struct {
 	Credits   Credits
 	Queue     MessageQueue
 	Active    ActiveCampaigns
+	Hooks     *Hooks // nil: no outgoing webhooks
 	Pacing    Pacing
 	NewID     func() string
 	Now       func() time.Time
@@ -228,7 +229,11 @@ func (c *Campaigns) dispatch(ctx context.Context, t Tenant, p Poll, in Instance,
 	if p.ScheduledAt.After(earliest) {
 		earliest = p.ScheduledAt
 	}
-	if _, err := c.Credits.Reserve(ctx, t.ID, p.ReservationRef(), int64(len(phones))); err != nil {
+	entry, err := c.Credits.Reserve(ctx, t.ID, p.ReservationRef(), int64(len(phones)))
+	if err == nil && CrossedLowBalance(entry.BalanceAfter-entry.Delta, entry.BalanceAfter) {
+		c.Hooks.Notify(ctx, t.ID, HookCreditsLow, LowBalanceData(entry.BalanceAfter))
+	}
+	if err != nil {
 		if errors.Is(err, ErrInsufficientCredits) { // spent elsewhere since the check: back to draft
 			_, uerr := c.Polls.UpdatePoll(ctx, t.ID, p.ID, func(cur *Poll) error { cur.Status = PollDraft; return nil })
 			return 0, errors.Join(err, uerr)
@@ -255,7 +260,7 @@ func (c *Campaigns) dispatch(ctx context.Context, t Tenant, p Poll, in Instance,
 	}
 	queued := 0
 	for _, m := range msgs {
-		if m.Status != StatusQueued {
+		if !m.Status.Unsent() {
 			continue
 		}
 		queued++
@@ -293,7 +298,8 @@ func (c *Campaigns) Cancel(ctx context.Context, t Tenant, pollID string) (int, e
 		if m.Status != StatusQueued {
 			return nil
 		}
-		ok, err := c.finish(ctx, t.ID, m, StatusCancelled, "cancelled")
+		// A message a worker is sending right now is left to it: it goes.
+		ok, err := c.finish(ctx, t.ID, m, StatusCancelled, "cancelled", false)
 		if ok {
 			refunded++
 		}
@@ -302,12 +308,13 @@ func (c *Campaigns) Cancel(ctx context.Context, t Tenant, pollID string) (int, e
 	return refunded, err
 }
 
-// finish moves a queued message to a final unsent status and refunds its
-// credit exactly once. It reports whether this call did it.
-func (c *Campaigns) finish(ctx context.Context, tenantID string, m Message, status MessageStatus, reason string) (bool, error) {
+// finish moves an unsent message to a final status and refunds its credit
+// exactly once. It reports whether this call did it. A message a worker has
+// claimed (sending) is only finished by that worker (claimed true).
+func (c *Campaigns) finish(ctx context.Context, tenantID string, m Message, status MessageStatus, reason string, claimed bool) (bool, error) {
 	changed := false
 	m, err := c.Polls.UpdateMessage(ctx, tenantID, m.PollID, m.Phone, func(cur *Message) error {
-		if cur.Status != StatusQueued {
+		if cur.Status != StatusQueued && !(claimed && cur.Status == StatusSending) {
 			return nil
 		}
 		cur.Status, cur.Error, cur.UpdatedAt, changed = status, reason, c.Now().UTC(), true

@@ -16,6 +16,7 @@ import (
 // opt-outs with their consent log, export and erase.
 type Contacts struct {
 	Store  ContactStore
+	Hooks  *Hooks // nil: no outgoing webhooks
 	Phones PhoneNormalizer
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -173,9 +174,14 @@ func (c *Contacts) setOptOut(ctx context.Context, tenantID, phone string, out bo
 	if utf8.RuneCountInString(detail) > 500 {
 		detail = string([]rune(detail)[:500])
 	}
-	ct, err := c.Store.SetOptOut(ctx, tenantID, ConsentEvent{Phone: key, OptOut: out, Source: source, Detail: detail, At: c.Now().UTC()})
+	prev, perr := c.Store.Contact(ctx, tenantID, key)
+	ev := ConsentEvent{Phone: key, OptOut: out, Source: source, Detail: detail, At: c.Now().UTC()}
+	ct, err := c.Store.SetOptOut(ctx, tenantID, ev)
 	if err == nil {
 		c.Logger.Info("contact consent changed", "tenant", tenantID, "opt_out", out, "source", source)
+		if out && (perr != nil || !prev.OptedOut) {
+			c.Hooks.Notify(ctx, tenantID, HookContactOptedOut, OptedOutData(ct, ev))
+		}
 	}
 	return ct, err
 }

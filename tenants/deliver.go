@@ -26,7 +26,7 @@ func (c *Campaigns) Deliver(ctx context.Context, tenantID, pollID, phone string)
 	} else if err != nil {
 		return err
 	}
-	if m.Status != StatusQueued {
+	if !m.Status.Unsent() {
 		return nil
 	}
 	p, err := c.Polls.Poll(ctx, tenantID, pollID)
@@ -34,7 +34,7 @@ func (c *Campaigns) Deliver(ctx context.Context, tenantID, pollID, phone string)
 		return err
 	}
 	if p.Status == PollCancelled {
-		_, err := c.finish(ctx, tenantID, m, StatusCancelled, "cancelled")
+		_, err := c.finish(ctx, tenantID, m, StatusCancelled, "cancelled", true)
 		return err
 	}
 	if t, err := c.Catalog.Tenant(ctx, tenantID); err != nil {
@@ -43,7 +43,7 @@ func (c *Campaigns) Deliver(ctx context.Context, tenantID, pollID, phone string)
 		return &RetryLater{After: 10 * time.Minute, Reason: "account suspended"}
 	}
 	if ct, err := c.Contacts.Contact(ctx, tenantID, phone); err == nil && ct.OptedOut {
-		_, err := c.finish(ctx, tenantID, m, StatusCancelled, "opted out")
+		_, err := c.finish(ctx, tenantID, m, StatusCancelled, "opted out", true)
 		return err
 	}
 	in, err := c.Instances.Instance(ctx, tenantID, m.InstanceID)
@@ -59,7 +59,26 @@ func (c *Campaigns) Deliver(ctx context.Context, tenantID, pollID, phone string)
 	if now.Before(in.PausedUntil) {
 		return &RetryLater{After: in.PausedUntil.Sub(now), Reason: in.PauseReason}
 	}
+	claimed, err := c.claim(ctx, tenantID, m)
+	if err != nil || !claimed {
+		return err
+	}
 	return c.send(ctx, tenantID, p, in, m)
+}
+
+// claim marks the message as being sent, so that a cancel arriving during
+// the gateway call leaves it alone (it is going out) instead of refunding
+// a message that was delivered. A message already "sending" was claimed by
+// an attempt that died mid-call: this attempt sends it (at least once).
+func (c *Campaigns) claim(ctx context.Context, tenantID string, m Message) (bool, error) {
+	claimed := false
+	_, err := c.Polls.UpdateMessage(ctx, tenantID, m.PollID, m.Phone, func(cur *Message) error {
+		if claimed = cur.Status.Unsent(); claimed {
+			cur.Status, cur.UpdatedAt = StatusSending, c.Now().UTC()
+		}
+		return nil
+	})
+	return claimed, err
 }
 
 func (c *Campaigns) send(ctx context.Context, tenantID string, p Poll, in Instance, m Message) error {
@@ -84,7 +103,7 @@ func (c *Campaigns) send(ctx context.Context, tenantID string, p Poll, in Instan
 func (c *Campaigns) markSent(ctx context.Context, tenantID string, in Instance, m Message, sent SentMessage) error {
 	now := c.Now().UTC()
 	_, err := c.Polls.UpdateMessage(ctx, tenantID, m.PollID, m.Phone, func(cur *Message) error {
-		if cur.Status == StatusQueued {
+		if cur.Status.Unsent() {
 			cur.Status = StatusSent
 		}
 		cur.WAID, cur.SentAt, cur.UpdatedAt, cur.Error = sent.ID, now, now, ""
@@ -104,7 +123,7 @@ func (c *Campaigns) markSent(ctx context.Context, tenantID string, in Instance, 
 
 // fail marks a message failed for good and refunds its credit.
 func (c *Campaigns) fail(ctx context.Context, tenantID string, m Message, reason string) error {
-	_, err := c.finish(ctx, tenantID, m, StatusFailed, reason)
+	_, err := c.finish(ctx, tenantID, m, StatusFailed, reason, true)
 	c.Logger.Info("message failed", "tenant", tenantID, "message", m.ID, "reason", reason)
 	return err
 }
@@ -127,6 +146,9 @@ func (c *Campaigns) tripBreaker(ctx context.Context, tenantID string, in Instanc
 	if _, err := c.Polls.UpdateMessage(ctx, tenantID, m.PollID, m.Phone, func(cur *Message) error {
 		cur.Attempts++
 		cur.Error = cause.Error()
+		if cur.Status == StatusSending { // not gone: cancellable again until the retry
+			cur.Status = StatusQueued
+		}
 		return nil
 	}); err != nil {
 		return err
@@ -149,7 +171,7 @@ func (c *Campaigns) gateway(ctx context.Context, in Instance) (Gateway, error) {
 // GiveUp fails a message whose retries ran out and refunds it.
 func (c *Campaigns) GiveUp(ctx context.Context, tenantID, pollID, phone, reason string) error {
 	m, err := c.Polls.Message(ctx, tenantID, pollID, phone)
-	if err != nil || m.Status != StatusQueued {
+	if err != nil || !m.Status.Unsent() {
 		return err
 	}
 	return c.fail(ctx, tenantID, m, reason)

@@ -119,6 +119,7 @@ type MessageStatus string
 
 const (
 	StatusQueued    MessageStatus = "queued"
+	StatusSending   MessageStatus = "sending" // claimed by a worker, the gateway call under way
 	StatusSent      MessageStatus = "sent"
 	StatusDelivered MessageStatus = "delivered"
 	StatusRead      MessageStatus = "read"
@@ -129,7 +130,7 @@ const (
 // StatusRank orders statuses so that a late "sent" never overwrites "read".
 func StatusRank(s MessageStatus) int {
 	switch s {
-	case StatusQueued:
+	case StatusQueued, StatusSending:
 		return 0
 	case StatusSent:
 		return 1

@@ -33,6 +33,7 @@ type Inbox struct {
 	Queue      ReplyQueue
 	Active     ActiveCampaigns // the reconciler sweeps active tenants
 	AutoReply  *AutoReplies    // nil: no auto-replies
+	Hooks      *Hooks          // nil: no outgoing webhooks
 	Metrics    Metrics         // nil: not counted
 	Now        func() time.Time
 	Logger     *slog.Logger
@@ -99,14 +100,19 @@ func (b *Inbox) Classify(ctx context.Context, tenantID, replyID string) error {
 	if _, err := b.Replies.UpdateReply(ctx, tenantID, replyID, func(cur *Reply) error { cur.Classification = &c; return nil }); err != nil {
 		return err
 	}
+	b.Hooks.Notify(ctx, tenantID, HookReplyClassified, ClassifiedData(r, c))
 	if c.OptOut {
 		if _, err := b.Contacts.OptOut(ctx, tenantID, r.Phone, "reply", r.Text); err != nil {
 			return err
 		}
 	}
 	if len(c.Options) > 0 && poll.ID != "" && !c.OptOut {
-		if _, err := b.Replies.PutTextVote(ctx, tenantID, poll.ID, r.Phone, c.Options, r.At); err != nil {
+		wrote, err := b.Replies.PutTextVote(ctx, tenantID, poll.ID, r.Phone, c.Options, r.At)
+		if err != nil {
 			return err
+		}
+		if wrote {
+			b.Hooks.Notify(ctx, tenantID, HookPollVoted, VotedData(Vote{PollID: poll.ID, Phone: r.Phone, Options: c.Options, FromText: true, At: r.At}))
 		}
 	}
 	if err := b.updateLead(ctx, tenantID, r.Phone, c.Intent); err != nil {

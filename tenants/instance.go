@@ -148,6 +148,7 @@ func PickShard(shards []Shard) (s Shard, overloaded bool, ok bool) {
 type Applied struct {
 	Fresh   int     // events not seen before
 	Replies []Reply // replies stored by this batch
+	Votes   []Vote  // votes stored by this batch (not older ones delivered late)
 }
 
 // InstanceRoute maps a webhook token to the tenant and instance it is for.

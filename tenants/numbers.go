@@ -25,6 +25,7 @@ type Numbers struct {
 	// opt-out is honoured at once, classification is queued.
 	OnReplies func(ctx context.Context, tenantID string, replies []Reply) error
 	PublicURL string // webhook URLs are PublicURL + /webhooks/evolution/<token>
+	Hooks     *Hooks // nil: no outgoing webhooks
 	NewID     func() string
 	Now       func() time.Time
 	Logger    *slog.Logger
@@ -254,6 +255,11 @@ func (n *Numbers) Intake(ctx context.Context, token string, events []GatewayEven
 	}
 	for _, ev := range events {
 		metricsOr(n.Metrics).EventReceived(string(ev.Kind))
+	}
+	for _, v := range applied.Votes {
+		if !v.Unreadable {
+			n.Hooks.Notify(ctx, route.TenantID, HookPollVoted, VotedData(v))
+		}
 	}
 	if n.OnReplies != nil && len(applied.Replies) > 0 {
 		if err := n.OnReplies(ctx, route.TenantID, applied.Replies); err != nil {

@@ -130,6 +130,9 @@ type Message struct {
 	UpdatedAt  time.Time     `json:"updated_at"`
 }
 
+// Unsent reports a message still waiting for (or in the middle of) its send.
+func (s MessageStatus) Unsent() bool { return s == StatusQueued || s == StatusSending }
+
 // MessageID is the deterministic id of a poll's message to a phone.
 func MessageID(pollID, phone string) string { return "m-" + pollID + "-" + phone }
 

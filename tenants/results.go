@@ -101,7 +101,7 @@ func (c *Campaigns) pausedReason(ctx context.Context, tenantID string, p Poll, c
 func (pc *PollCounts) add(s MessageStatus) {
 	pc.Total++
 	switch s {
-	case StatusQueued:
+	case StatusQueued, StatusSending:
 		pc.Queued++
 	case StatusSent:
 		pc.Sent++
@@ -140,12 +140,18 @@ func (c *Campaigns) tallyVotes(r *Report, votes []Vote) {
 }
 
 func (c *Campaigns) complete(ctx context.Context, tenantID, pollID string) (Poll, error) {
-	return c.Polls.UpdatePoll(ctx, tenantID, pollID, func(p *Poll) error {
-		if p.Status == PollSending || p.Status == PollScheduled {
+	done := false
+	p, err := c.Polls.UpdatePoll(ctx, tenantID, pollID, func(p *Poll) error {
+		done = p.Status == PollSending || p.Status == PollScheduled
+		if done {
 			p.Status, p.CompletedAt = PollDone, c.Now().UTC()
 		}
 		return nil
 	})
+	if err == nil && done {
+		c.Hooks.Notify(ctx, tenantID, HookCampaignCompleted, CompletedData(p))
+	}
+	return p, err
 }
 
 // Recipients returns every recipient row of a campaign, with each one's
@@ -198,7 +204,7 @@ func (c *Campaigns) Reconcile(ctx context.Context, tenantID string) (requeued in
 func (c *Campaigns) requeue(ctx context.Context, tenantID string, p Poll) (enqueued, queued int, err error) {
 	horizon := c.Now().Add(reconcileHorizon)
 	err = c.Polls.ForEachMessage(ctx, tenantID, p.ID, func(m Message) error {
-		if m.Status != StatusQueued {
+		if !m.Status.Unsent() {
 			return nil
 		}
 		queued++

@@ -47,6 +47,8 @@ type Main struct {
 	Worker        *queue.Worker
 	Cron          *cron.Cron
 	HTTP          *http.Server
+	Redirect      *http.Server // with AIBUD_TLS_DOMAIN: HTTP → HTTPS and the ACME challenge
+	Hooks         *tenants.Hooks
 
 	listener  net.Listener
 	cancel    context.CancelFunc // stops background work bound to the process
@@ -91,6 +93,7 @@ func (m *Main) Run(ctx context.Context) error {
 	if cfg.HasRole("worker") {
 		m.Worker = queue.NewWorker(m.Redis, queue.WorkerConfig{RetryDelay: queue.RetryDelay}, m.Logger)
 		m.CampaignTasks.Register(m.Worker)
+		(&queue.HookHandlers{Hooks: m.Hooks, Logger: m.Logger}).Register(m.Worker)
 		(&queue.UsageHandler{Usage: m.Usage, Billing: m.Billing}).Register(m.Worker)
 		if err := m.Worker.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
@@ -131,9 +134,14 @@ func (m *Main) sandboxControl() httpapi.Sandbox {
 }
 
 func (m *Main) startHTTP(bg context.Context, secret []byte) error {
+	extractor := ipExtractor(m.Config.TrustedProxies)
+	if m.Config.TLSDomain != "" {
+		extractor = ipExtractor(nil) // no proxy in front: the peer is the client
+	}
 	srv, err := httpapi.New(bg, httpapi.Config{
 		PublicURL: m.Config.PublicURL, Secret: secret, ClerkIssuer: m.Config.ClerkIssuer, Logger: m.Logger,
 		MetricsToken: m.Config.MetricsToken, APIKeyRate: m.Config.APIKeyRate, APIKeyBurst: m.Config.APIKeyBurst,
+		IPExtractor: extractor,
 	}, httpapi.Deps{
 		Accounts: m.accounts(), Credits: m.Store, Numbers: m.Numbers, ParseWebhook: parseWebhook,
 		Contacts: m.Contacts, Campaigns: m.Campaigns, Usage: m.Usage, Inbox: m.Inbox, Billing: m.Billing, Tenants: m.Store,
@@ -148,17 +156,27 @@ func (m *Main) startHTTP(bg context.Context, secret []byte) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", m.Config.Addr)
+	srv.EnableWebhooks(m.Hooks)
+	cfg := m.Config
+	handler, errorLog := srv.Handler(), slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)
+	m.served = make(chan error, 2)
+	if cfg.TLSDomain != "" {
+		httpsSrv, redirectSrv, httpsLn, redirectLn, err := tlsServers(tlsOptions{Domain: cfg.TLSDomain, Email: cfg.TLSEmail,
+			Addr: cfg.TLSAddr, HTTPAddr: cfg.Addr, DataDir: cfg.DataDir, PublicURL: cfg.PublicURL}, handler, errorLog)
+		if err != nil {
+			return err
+		}
+		m.HTTP, m.Redirect, m.listener = httpsSrv, redirectSrv, httpsLn
+		go func() { m.served <- redirectSrv.Serve(redirectLn) }()
+		go func() { m.served <- httpsSrv.Serve(httpsLn) }()
+		m.Logger.Info("serving HTTPS with Let's Encrypt certificates", "domain", cfg.TLSDomain, "https", cfg.TLSAddr, "http", cfg.Addr)
+		return nil
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("AIBUD_ADDR: %w", err)
 	}
-	m.listener = ln
-	m.HTTP = &http.Server{
-		Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
-		ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
-	}
-	m.served = make(chan error, 1)
+	m.listener, m.HTTP = ln, newHTTPServer(handler, errorLog)
 	go func() { m.served <- m.HTTP.Serve(ln) }()
 	return nil
 }
@@ -192,16 +210,19 @@ func (m *Main) Close() error {
 
 func (m *Main) close() error {
 	var errs []error
-	if m.HTTP != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		if err := m.HTTP.Shutdown(ctx); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	for _, srv := range []*http.Server{m.HTTP, m.Redirect} {
+		if srv == nil {
+			continue
+		}
+		if err := srv.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
-		cancel()
 		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
 	}
+	cancel()
 	if m.Cron != nil {
 		<-m.Cron.Stop().Done()
 	}

@@ -274,11 +274,12 @@ func TestCampaignEndToEnd(t *testing.T) {
 	if _, err := ce.sim.Reply(name, evolutionsim.Reply{From: "5511988880000", Text: "hello, I saw your ad"}); err != nil {
 		t.Fatal(err)
 	}
-	ce.waitFor(5*time.Second, "votes and replies", func() bool {
+	// "Tuesday works for me" is read by the classifier and counts as a vote.
+	ce.waitFor(5*time.Second, "votes, replies and the vote read from a reply", func() bool {
 		p = ce.poll(pollID)
-		return p.Counts.Voted == 2 && p.Counts.Replied == 2 && p.Withdrawn == 1 && p.Unreadable == 1
+		return p.Counts.Voted == 3 && p.Counts.Replied == 2 && p.Withdrawn == 1 && p.Unreadable == 1
 	})
-	want := map[string]int{"Monday": 1, "Tuesday": 0, "Wednesday": 1}
+	want := map[string]int{"Monday": 1, "Tuesday": 1, "Wednesday": 1}
 	for _, r := range p.Results {
 		if want[r.Option] != r.Votes {
 			t.Fatalf("results = %+v, want %v", p.Results, want)
@@ -306,7 +307,7 @@ func TestCampaignEndToEnd(t *testing.T) {
 		t.Fatalf("usage = %d %s", status, body)
 	}
 	today := days[6]
-	if today.Sent != 19 || today.Failed != 1 || today.Read != 19 || today.Votes != 4 || today.Replies != 3 || today.CreditsSpent != 19 || today.Balance != 381 {
+	if today.Sent != 19 || today.Failed != 1 || today.Read != 19 || today.Votes != 5 || today.Replies != 3 || today.CreditsSpent != 19 || today.Balance != 381 {
 		t.Fatalf("today's usage = %+v", today)
 	}
 	if status, _ := ce.client.call("GET", "/api/v1/usage?days=0", nil); status != 400 {

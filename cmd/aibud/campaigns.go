@@ -19,21 +19,25 @@ const reconcileEvery = time.Minute
 
 // startCampaigns builds the contacts and campaign use cases.
 func (m *Main) startCampaigns() {
-	m.Contacts = &tenants.Contacts{Store: m.Store, Phones: whatsapp.Phones{}, Now: m.now, Logger: m.Logger}
+	m.Hooks = &tenants.Hooks{Store: m.Store, Queue: queue.Sender{Client: m.Queue},
+		Sender: queue.NewHookSender(m.Config.WebhooksAllowPrivate), AllowPrivate: m.Config.WebhooksAllowPrivate,
+		NewID: store.NewID, Now: m.now, Logger: m.Logger.With("component", "webhooks")}
+	m.Numbers.Hooks = m.Hooks
+	m.Contacts = &tenants.Contacts{Store: m.Store, Phones: whatsapp.Phones{}, Hooks: m.Hooks, Now: m.now, Logger: m.Logger}
 	m.Campaigns = &tenants.Campaigns{
 		Catalog: m.Store, Polls: m.Store, Contacts: m.Store, Phones: whatsapp.Phones{}, Instances: m.Store,
 		Shards: m.Store, Gateways: m.Gateways, Credits: m.Store, Queue: queue.Sender{Client: m.Queue},
-		Active: m.Store, Pacing: m.Config.Pacing, RetryBackoff: m.Config.SendRetryBackoff, Metrics: m.Metrics,
+		Active: m.Store, Hooks: m.Hooks, Pacing: m.Config.Pacing, RetryBackoff: m.Config.SendRetryBackoff, Metrics: m.Metrics,
 		NewID: store.NewID, Now: m.now, Logger: m.Logger,
 	}
 	m.Inbox = &tenants.Inbox{
 		Replies: m.Store, Polls: m.Store, Contacts: m.Contacts, Classifier: m.Classifier, Fast: rules.New(),
-		Queue: queue.Sender{Client: m.Queue}, Active: m.Store, Now: m.now, Logger: m.Logger, Metrics: m.Metrics,
+		Queue: queue.Sender{Client: m.Queue}, Active: m.Store, Hooks: m.Hooks, Now: m.now, Logger: m.Logger, Metrics: m.Metrics,
 		AutoReply: &tenants.AutoReplies{Store: m.Store, Contacts: m.Store, Instances: m.Store, Shards: m.Store,
-			Gateways: m.Gateways, Credits: m.Store, Now: m.now, Logger: m.Logger},
+			Gateways: m.Gateways, Credits: m.Store, Hooks: m.Hooks, Now: m.now, Logger: m.Logger},
 	}
 	m.Numbers.OnReplies = m.Inbox.OnReplies
-	m.CampaignTasks = &queue.CampaignHandlers{Campaigns: m.Campaigns, Inbox: m.Inbox, Active: m.Store, Logger: m.Logger}
+	m.CampaignTasks = &queue.CampaignHandlers{Campaigns: m.Campaigns, Inbox: m.Inbox, Hooks: m.Hooks, Active: m.Store, Logger: m.Logger}
 	m.Billing = &tenants.Billing{Catalog: m.Store, Credits: m.Store, Events: m.Store, Prices: m.Config.StripePrices, Now: m.now, Logger: m.Logger}
 	if m.Config.Stripe.SecretKey != "" {
 		sc := m.Config.Stripe

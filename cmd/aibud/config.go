@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,26 +25,31 @@ import (
 // Config is every setting of `aibud serve`, in one typed struct. Values come
 // from the defaults, then the environment, then flags.
 type Config struct {
-	Addr           string
-	DataDir        string
-	PublicURL      string
-	RedisURL       string
-	Secret         string
-	MaxOpenTenants int
-	Roles          []string
-	ClerkIssuer    string
-	LogLevel       slog.Level
-	EvolutionURL   string // registers the "default" gateway shard at start-up
-	EvolutionKey   string
-	Pacing         tenants.Pacing
-	GeminiKey      string
-	GeminiModel    string
-	BackupDir      string // AIBUD_BACKUP_DIR; empty: no backups
-	MetricsToken   string
-	APIKeyRate     float64
-	APIKeyBurst    int
-	Stripe         billing.Config       // keys; empty: billing pages say it is not configured
-	StripePrices   tenants.PriceCatalog // plan and pack price ids
+	Addr                 string
+	DataDir              string
+	PublicURL            string
+	RedisURL             string
+	Secret               string
+	MaxOpenTenants       int
+	Roles                []string
+	ClerkIssuer          string
+	LogLevel             slog.Level
+	EvolutionURL         string // registers the "default" gateway shard at start-up
+	EvolutionKey         string
+	Pacing               tenants.Pacing
+	GeminiKey            string
+	GeminiModel          string
+	BackupDir            string // AIBUD_BACKUP_DIR; empty: no backups
+	MetricsToken         string
+	APIKeyRate           float64
+	APIKeyBurst          int
+	Stripe               billing.Config       // keys; empty: billing pages say it is not configured
+	StripePrices         tenants.PriceCatalog // plan and pack price ids
+	TLSDomain            string               // AIBUD_TLS_DOMAIN: HTTPS with Let's Encrypt; empty: plain HTTP
+	TLSAddr              string               // HTTPS listen address when TLSDomain is set
+	TLSEmail             string               // contact given to Let's Encrypt
+	TrustedProxies       []netip.Prefix       // peers whose X-Forwarded-For is believed
+	WebhooksAllowPrivate bool                 // outgoing webhooks may reach loopback/private addresses
 	// SendRetryBackoff is the wait before a send that failed for a
 	// temporary reason is tried again; not a setting, tests shorten it.
 	SendRetryBackoff time.Duration
@@ -258,6 +264,38 @@ func settings() []setting {
 				return fmt.Errorf("want a whole number from 1 to 100000, e.g. 40; got %q", v)
 			}
 			c.APIKeyBurst = n
+			return nil
+		}},
+		{"AIBUD_TLS_DOMAIN", "tls-domain", "", "serve HTTPS for this domain with Let's Encrypt certificates (cached in <data>/autocert); AIBUD_ADDR then redirects to it; empty: plain HTTP", func(c *Config, v string) error {
+			d, err := parseTLSDomain(v)
+			c.TLSDomain = d
+			return err
+		}},
+		{"AIBUD_TLS_ADDR", "tls-addr", ":443", "address of the HTTPS server when AIBUD_TLS_DOMAIN is set", func(c *Config, v string) error {
+			if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+				return fmt.Errorf("want host:port, e.g. :443; got %q", v)
+			}
+			c.TLSAddr = v
+			return nil
+		}},
+		{"AIBUD_TLS_EMAIL", "tls-email", "", "contact address Let's Encrypt may write to about certificates (optional)", func(c *Config, v string) error {
+			c.TLSEmail = strings.TrimSpace(v)
+			return nil
+		}},
+		{"AIBUD_TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs of the reverse proxies whose X-Forwarded-For is believed; empty: none", func(c *Config, v string) error {
+			p, err := parseTrustedProxies(v)
+			c.TrustedProxies = p
+			return err
+		}},
+		{"AIBUD_WEBHOOKS_ALLOW_PRIVATE", "webhooks-allow-private", "off", "let outgoing webhooks reach loopback and private addresses (on/off); off keeps them to the public internet", func(c *Config, v string) error {
+			switch v {
+			case "on", "true", "1":
+				c.WebhooksAllowPrivate = true
+			case "off", "false", "0":
+				c.WebhooksAllowPrivate = false
+			default:
+				return fmt.Errorf("want on or off, got %q", v)
+			}
 			return nil
 		}},
 		{"AIBUD_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(c *Config, v string) error {

@@ -226,8 +226,10 @@ func TestDeployCompose(t *testing.T) {
 	}
 
 	// Volumes: the data dir is a named volume, and every named volume is declared.
-	if !slices.Contains(doc.lists["services.aibud.volumes"], "aibud-data:"+env["AIBUD_DATA_DIR"]) {
-		t.Errorf("aibud volumes %v do not hold %s", doc.lists["services.aibud.volumes"], env["AIBUD_DATA_DIR"])
+	for _, dir := range []string{env["AIBUD_DATA_DIR"], env["AIBUD_BACKUP_DIR"]} {
+		if dir == "" || !slices.ContainsFunc(doc.lists["services.aibud.volumes"], func(v string) bool { return strings.HasSuffix(v, ":"+dir) }) {
+			t.Errorf("aibud volumes %v do not hold %q (data and backups each need a volume)", doc.lists["services.aibud.volumes"], dir)
+		}
 	}
 	for _, svc := range doc.keys["services"] {
 		for _, v := range doc.lists["services."+svc+".volumes"] {

@@ -517,7 +517,7 @@ func TestConfig(t *testing.T) {
 		Roles: []string{"web", "worker", "cron"}, LogLevel: slog.LevelInfo,
 		Pacing:      tenants.DefaultPacing, // the operator's defaults are the domain's
 		GeminiModel: "gemini-2.5-flash",
-		APIKeyRate:  20, APIKeyBurst: 40,
+		APIKeyRate:  20, APIKeyBurst: 40, TLSAddr: ":443",
 	}
 	secret := strings.Repeat("s", 32)
 	fullEnv := map[string]string{
@@ -535,7 +535,7 @@ func TestConfig(t *testing.T) {
 		EvolutionURL: "https://evo.example.com", EvolutionKey: "evo-key",
 		Pacing:    tenants.Pacing{Interval: 2 * time.Second, DailyCap: 100, QuietStart: 22, QuietEnd: 7},
 		GeminiKey: "g-key", GeminiModel: "gemini-2.5-pro",
-		APIKeyRate: 20, APIKeyBurst: 40,
+		APIKeyRate: 20, APIKeyBurst: 40, TLSAddr: ":443",
 	}
 	flagsOverEnv := fromEnv
 	flagsOverEnv.Addr, flagsOverEnv.MaxOpenTenants, flagsOverEnv.Roles = ":7000", 3, []string{"cron"}
@@ -551,6 +551,9 @@ func TestConfig(t *testing.T) {
 		{name: "env overrides defaults", env: fullEnv, want: fromEnv},
 		{name: "flags override env", env: fullEnv, args: []string{"-addr", ":7000", "-max-open-tenants=3", "-roles", "cron"}, want: flagsOverEnv},
 		{name: "bad addr", env: map[string]string{"AIBUD_ADDR": "nope"}, wantErr: "AIBUD_ADDR"},
+		{name: "bad tls domain", env: map[string]string{"AIBUD_TLS_DOMAIN": "https://app.example.com"}, wantErr: "AIBUD_TLS_DOMAIN"},
+		{name: "bad trusted proxies", env: map[string]string{"AIBUD_TRUSTED_PROXIES": "10.0.0.0/8,proxy"}, wantErr: "AIBUD_TRUSTED_PROXIES"},
+		{name: "bad webhooks switch", env: map[string]string{"AIBUD_WEBHOOKS_ALLOW_PRIVATE": "maybe"}, wantErr: "AIBUD_WEBHOOKS_ALLOW_PRIVATE"},
 		{name: "bad public url", env: map[string]string{"AIBUD_PUBLIC_URL": "ftp://x"}, wantErr: "AIBUD_PUBLIC_URL"},
 		{name: "bad redis url", env: map[string]string{"REDIS_URL": "http://x"}, wantErr: "REDIS_URL"},
 		{name: "zero max open tenants", env: map[string]string{"AIBUD_MAX_OPEN_TENANTS": "0"}, wantErr: "AIBUD_MAX_OPEN_TENANTS"},
