@@ -36,6 +36,7 @@ var apiTags = []struct{ Name, Description string }{
 	{"Replies", "What contacts wrote back and what Aibud made of it."},
 	{"Credits and billing", "The credit balance, its ledger, the plan and payments."},
 	{"Usage", "Daily counts of sends, replies and credits."},
+	{"Webhooks", "Signed HTTP calls to your own systems when leads vote, reply or opt out."},
 }
 
 func tagList() []any {
