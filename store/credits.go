@@ -20,14 +20,15 @@ import (
 // creditCommitter serialises every balance change of one tenant DB and
 // group-commits them: ops that arrive while a commit is in flight join the
 // next batch, which is applied in one durable transaction, so one fsync pays
-// for many reservations (measured: ~5k/s one by one, far more batched).
+// for many reservations (BENCHMARKS.md, "Credits").
 //
-// Batches are pipelined: the next batch is applied while the previous one's
-// commit waits for the disk, in a transaction started before that commit
-// (Badger makes a new transaction wait for commits in flight). It reads the
-// previous batch's writes from memory, and since only the committer writes
-// credit keys there are no conflicts. If a commit fails, the batch applied on
-// top of it starts over.
+// Batches are pipelined: the next batch is applied, op by op as they arrive,
+// while the previous one's commit waits for the disk, in a transaction
+// started before that commit (Badger makes a new transaction wait for
+// commits in flight). It reads the previous batch's writes from memory, and
+// since only the committer writes credit keys there are no conflicts
+// (DetectConflicts would turn a mistake here into ErrConflict). If a commit
+// fails, the batch applied on top of it starts over.
 //
 // No goroutine is owned here: the first caller of a batch leads it (applies
 // and commits it), the rest wait for its result.

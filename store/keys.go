@@ -19,17 +19,16 @@ const (
 
 // Tenant DB keys (one DB per tenant).
 const (
-	keyBalance     = "credits/balance" // → int64 big-endian, the current balance
-	keyLedgerSeq   = "credits/seq"     // → uint64 big-endian, the last ledger sequence number
-	keyLedger      = "ledger/"         // ledger/<seq big-endian> → tenants.LedgerEntry
-	keyCreditRef   = "creditref/"      // creditref/<kind>/<ref> → ledger seq of the entry it made
-	keyReservation = "reservation/"    // reservation/<ref> → reservation{Amount, Refunded}
-	keyInstance    = "instance/"       // instance/<instance id> → tenants.Instance
-	keyDedupe      = "dedupe/"         // dedupe/<event key> → marker, so webhooks apply once
-	keySettings    = "settings"        // → tenants.Settings
-	keyContact     = "contact/"        // contact/<phone> → tenants.Contact (phone: E.164 digits, no plus)
-	keyTag         = "tag/"            // tag/<tag>/<phone> → nil: the tag index of contacts
-	keyConsent     = "consent/"        // consent/<phone>/<ulid> → tenants.ConsentEvent, the consent log
+	keyBalance   = "credits/balance" // → int64 big-endian, the current balance
+	keyLedgerSeq = "credits/seq"     // → uint64 big-endian, the last ledger sequence number
+	keyLedger    = "ledger/"         // ledger/<seq big-endian> → tenants.LedgerEntry
+	keyCreditRef = "creditref/"      // creditref/<kind>/<ref> → ledger seq (8 bytes); a reservation's also holds amount and refunded (24 bytes)
+	keyInstance  = "instance/"       // instance/<instance id> → tenants.Instance
+	keyDedupe    = "dedupe/"         // dedupe/<event key> → marker, so webhooks apply once
+	keySettings  = "settings"        // → tenants.Settings
+	keyContact   = "contact/"        // contact/<phone> → tenants.Contact (phone: E.164 digits, no plus)
+	keyTag       = "tag/"            // tag/<tag>/<phone> → nil: the tag index of contacts
+	keyConsent   = "consent/"        // consent/<phone>/<ulid> → tenants.ConsentEvent, the consent log
 )
 
 // Tenant DB keys of poll campaigns.

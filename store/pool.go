@@ -73,6 +73,10 @@ func (p *Pool) Dir(id string) string { return filepath.Join(p.dir, id) }
 // directory must exist (CreateTenantDB makes it), so a stray id never
 // creates a database.
 func (p *Pool) Acquire(ctx context.Context, id string) (*TenantDB, error) {
+	if err := checkTenantID(id); err != nil {
+		// Never a path outside the tenants directory ("", ".", "..").
+		return nil, fmt.Errorf("store: tenant %q: %w", id, errTenantMissing)
+	}
 	for {
 		p.mu.Lock()
 		if p.closed {
@@ -212,7 +216,15 @@ func (p *Pool) OpenCount() int {
 // Remove closes the tenant's DB (waiting for holders is the caller's job:
 // it must hold no handle) and deletes its directory.
 func (p *Pool) Remove(id string) error {
+	if err := checkTenantID(id); err != nil {
+		return err
+	}
 	p.mu.Lock()
+	for w := p.closing[id]; w != nil; w = p.closing[id] { // an eviction's Close first
+		p.mu.Unlock()
+		<-w
+		p.mu.Lock()
+	}
 	e, ok := p.open[id]
 	if ok && e.refs > 0 {
 		p.mu.Unlock()
@@ -222,17 +234,25 @@ func (p *Pool) Remove(id string) error {
 		p.lru.Remove(e.elem)
 		delete(p.open, id)
 	}
-	wait := p.closing[id]
+	// Mark the directory as closing, as eviction does, so a concurrent
+	// Acquire waits and then finds it gone instead of reopening it.
+	done := make(chan struct{})
+	p.closing[id] = done
 	p.mu.Unlock()
-	if wait != nil {
-		<-wait
-	}
+	var err error
 	if ok && e.db != nil {
-		if err := e.db.Close(); err != nil {
-			return fmt.Errorf("store: close tenant %s: %w", id, err)
+		if cerr := e.db.Close(); cerr != nil {
+			err = fmt.Errorf("store: close tenant %s: %w", id, cerr)
 		}
 	}
-	return os.RemoveAll(p.Dir(id))
+	if err == nil {
+		err = os.RemoveAll(p.Dir(id))
+	}
+	p.mu.Lock()
+	close(done)
+	delete(p.closing, id)
+	p.mu.Unlock()
+	return err
 }
 
 // Close closes every open DB and waits for background closes. Handles still

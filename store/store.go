@@ -58,6 +58,9 @@ func NewID() string { return ulid.Make().String() }
 // CreateTenantDB makes the directory of a new tenant DB and opens it once so
 // that Badger lays out its files.
 func (s *Store) CreateTenantDB(ctx context.Context, id string) error {
+	if err := checkTenantID(id); err != nil {
+		return err
+	}
 	if err := os.Mkdir(s.Pool.Dir(id), 0o700); err != nil {
 		return fmt.Errorf("store.CreateTenantDB %s: %w", id, err)
 	}
