@@ -31,8 +31,14 @@ test-deps:
 	fi
 	@command -v stripe-mock >/dev/null || { echo "installing stripe-mock $(STRIPE_MOCK_VERSION)"; $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION); }
 
-bench: ## short benchmarks; figures go to BENCHMARKS.md
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./store/ ./queue/
+bench: ## the benchmarks behind BENCHMARKS.md, short forms (a few minutes)
+	$(GO) test -run '^$$' -bench 'ReserveParallel|ReopenTenant' -benchtime 2s ./store/
+	$(GO) test -run '^$$' -bench 'Import50k|ExportImport100k' -benchtime 1x ./store/
+	$(GO) test -run '^$$' -bench 'WebhookIntake' -benchtime 20000x ./httpapi/
+	$(GO) test -run '^$$' -bench 'CampaignPage10k' -benchtime 10x ./httpapi/
+	$(GO) test -run '^$$' -bench 'Campaign10k' -benchtime 1x ./cmd/aibud/
+	$(GO) test -run '^$$' -bench 'NoopTask' -benchtime 20000x ./queue/
+	$(GO) test -run '^$$' -bench 'Classify$$' -cpu 1 ./ai/rules/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
