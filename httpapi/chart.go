@@ -92,6 +92,7 @@ const (
 	usageHeight = 200
 	usageLeft   = 36
 	usageBottom = 24
+	usageTop    = 12 // room for the top axis label
 )
 
 func newUsageChart(days []tenants.DailyUsage) usageChart {
@@ -108,21 +109,22 @@ func newUsageChart(days []tenants.DailyUsage) usageChart {
 	}
 	c.HasData = c.Max > 0
 	top := niceCeil(max(c.Max, 4))
-	plot := float64(usageHeight - usageBottom)
+	plot := float64(usageHeight - usageBottom - usageTop)
 	step := float64(usageWidth-usageLeft) / float64(max(len(days), 1))
 	scale := func(n int) float64 { return plot * float64(n) / float64(top) }
 	for i, d := range days {
 		b := usageBar{Day: d.Day, X: float64(usageLeft) + float64(i)*step + step*0.15,
 			Sent: d.Sent, Back: d.Votes + d.Replies, CreditsSpent: int(d.CreditsSpent)}
 		b.SentH, b.BackH = scale(b.Sent), scale(b.Back)
-		b.SentY, b.BackY = plot-b.SentH, plot-b.BackH
-		if i%7 == 0 || i == len(days)-1 {
+		b.SentY, b.BackY = usageTop+plot-b.SentH, usageTop+plot-b.BackH
+		// A date every week, and the last day unless a weekly one is too close.
+		if i%7 == 0 || (i == len(days)-1 && i%7 >= 4) {
 			b.Label = d.Day[5:] // MM-DD
 		}
 		c.Days = append(c.Days, b)
 	}
 	for _, v := range []int{0, top / 2, top} {
-		c.Gridlines = append(c.Gridlines, gridline{Y: plot - scale(v), Label: v})
+		c.Gridlines = append(c.Gridlines, gridline{Y: usageTop + plot - scale(v), Label: v})
 	}
 	return c
 }
