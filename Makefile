@@ -52,6 +52,8 @@ fuzz: ## each fuzz target for 60 s
 	$(GO) test -run '^$$' -fuzz '^FuzzNormalizePhone$$' -fuzztime 60s ./whatsapp/
 	$(GO) test -run '^$$' -fuzz '^FuzzCSVImport$$' -fuzztime 60s ./tenants/
 	$(GO) test -run '^$$' -fuzz '^FuzzClassify$$' -fuzztime 60s ./ai/rules/
+	$(GO) test -run '^$$' -fuzz '^FuzzImportTenant$$' -fuzztime 60s ./store/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseWebhook$$' -fuzztime 60s ./billing/
 
 clean:
 	rm -rf bin
