@@ -45,12 +45,22 @@ func (s Sender) EnqueueSend(ctx context.Context, tenantID string, m tenants.Mess
 		return err
 	}
 	task := asynq.NewTask(TypeMessageSend, payload)
-	_, err = s.Client.Enqueue(ctx, task, asynq.TaskID(m.ID), asynq.ProcessAt(m.DueAt), asynq.Queue(QueueDefault),
+	_, err = s.Client.Enqueue(ctx, task, asynq.TaskID(m.ID), asynq.ProcessAt(notBefore(m.DueAt)), asynq.Queue(QueueDefault),
 		asynq.MaxRetry(sendMaxRetry), asynq.Timeout(2*time.Minute))
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
 		return nil
 	}
 	return err
+}
+
+// notBefore rounds a due time up to a whole second: Asynq keeps scheduled
+// times in whole seconds and would otherwise run a task up to a second
+// early — before a scheduled campaign's start or a pacing gap's end.
+func notBefore(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
 }
 
 // CampaignHandlers runs campaign and reply tasks against the domain.

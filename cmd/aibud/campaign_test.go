@@ -610,3 +610,38 @@ func TestAutoReplies(t *testing.T) {
 		t.Fatalf("balance %d, ledger sum %d; want 396", bal, sum)
 	}
 }
+
+// TestCampaignScheduled: a poll sent for a later time waits as "scheduled"
+// with its credits reserved, and goes out when the time comes.
+func TestCampaignScheduled(t *testing.T) {
+	ce := newCampaignEnv(t, nil)
+	_, instanceID := ce.connect()
+	csv, _ := leadsCSV(3)
+	ce.importCSV(csv)
+	status, body := ce.client.call("POST", "/api/v1/polls", map[string]any{
+		"question": "Later?", "options": []string{"Yes", "No"}, "instance_id": instanceID, "audience": map[string]any{"all": true}})
+	if status != http.StatusCreated {
+		t.Fatalf("create = %d %s", status, body)
+	}
+	id := decode[struct{ ID string }](t, body).ID
+	if status, body := ce.client.call("POST", "/api/v1/polls/"+id+"/send", map[string]any{"at": time.Now().Add(-2 * time.Hour)}); status != 400 || !strings.Contains(string(body), `"field":"at"`) {
+		t.Fatalf("send in the past = %d %s", status, body)
+	}
+	at := time.Now().Add(2 * time.Second)
+	status, body = ce.client.call("POST", "/api/v1/polls/"+id+"/send", map[string]any{"at": at})
+	if status != http.StatusAccepted || !strings.Contains(string(body), `"credits_reserved":3`) {
+		t.Fatalf("schedule = %d %s", status, body)
+	}
+	if p := ce.poll(id); p.Status != "scheduled" || len(ce.sim.Sent()) != 0 {
+		t.Fatalf("right after scheduling: status %s, %d sent", p.Status, len(ce.sim.Sent()))
+	}
+	if bal, _ := ce.balance(); bal != 397 {
+		t.Fatalf("balance while scheduled = %d, want 397 (reserved)", bal)
+	}
+	ce.waitFor(10*time.Second, "scheduled sends", func() bool { return len(ce.sim.Sent()) == 3 })
+	for _, s := range ce.sim.Sent() {
+		if s.At.Before(at.Add(-50 * time.Millisecond)) {
+			t.Fatalf("a message went at %v, before the scheduled %v", s.At, at)
+		}
+	}
+}
