@@ -182,18 +182,11 @@ func TestLedgerPagination(t *testing.T) {
 // tenant from 64 concurrent callers (the group-commit path).
 func BenchmarkReserveParallel(b *testing.B) {
 	s := mustOpen(b, 16)
-	ctx := context.Background()
 	id := mustTenant(b, s, int64(b.N)+1)
-	var n atomic.Int64
-	b.SetParallelism(32) // × GOMAXPROCS(2) = 64 callers
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := s.Reserve(ctx, id, fmt.Sprint("b", n.Add(1)), 1); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reservations/s")
+	rate, err := ReserveLoad(b.Context(), s, []string{id}, b.N, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(rate, "reservations/s")
 }

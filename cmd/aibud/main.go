@@ -4,6 +4,7 @@
 //	aibud shard        add, list and drain WhatsApp gateway servers
 //	aibud classify     classify replies given as JSON lines on stdin
 //	aibud eval         accuracy of the offline classifier on the evaluation set
+//	aibud bench        the benchmarks behind BENCHMARKS.md, one summary line each
 //	aibud version      print the version
 package main
 
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return classifyCommand(ctx, args[1:], getenv, os.Stdin, stdout, stderr)
 	case "eval":
 		return evalCommand(args[1:], stdout, stderr)
+	case "bench":
+		return benchCommand(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "aibud", version)
 		return nil
@@ -78,6 +81,7 @@ Commands:
   backup     back up every database, or rebuild one (aibud backup -h)
   classify   read JSON lines {"text","question","options"} on stdin, write one classification per line
   eval       print the offline classifier's accuracy on the evaluation set
+  bench      measure credits, webhooks, campaign or tenants; one summary line (aibud bench -h)
   version    print the version
 `)
 }
@@ -91,10 +95,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	if os.Getenv("GOMEMLIMIT") == "" {
-		// Open tenant DBs pin ~1.5 MiB of memtable each, which the GC counts
-		// as live: without a soft limit, reopen churn lets RSS run past 1 GiB
-		// (measured: 1,034 MiB at 10,000 tenants; 770 MiB with this limit).
-		limit := int64(cfg.MaxOpenTenants)*3<<20 + 128<<20
+		limit := serveMemoryLimit(cfg.MaxOpenTenants)
 		debug.SetMemoryLimit(limit)
 		logger.Debug("memory limit set", "bytes", limit)
 	}
@@ -107,4 +108,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	<-ctx.Done()
 	logger.Info("shutting down")
 	return m.Close()
+}
+
+// serveMemoryLimit is the soft memory limit serve sets unless GOMEMLIMIT is
+// set. Open tenant DBs pin ~1.5 MiB of memtable each, which the GC counts as
+// live: without a soft limit, reopen churn lets RSS run past 1 GiB
+// (measured: 1,034 MiB at 10,000 tenants; 770 MiB with a limit).
+func serveMemoryLimit(maxOpenTenants int) int64 {
+	return int64(maxOpenTenants)*3<<20 + 128<<20
 }
