@@ -17,7 +17,7 @@ func receive(txn *badger.Txn, instanceID string, ev tenants.GatewayEvent, now ti
 	switch ev.Kind {
 	case tenants.EventMessageStatus:
 		if ev.Status != nil {
-			return receiveStatus(txn, *ev.Status)
+			return receiveStatus(txn, instanceID, *ev.Status, now)
 		}
 	case tenants.EventPollVote:
 		if ev.Vote != nil {
@@ -63,10 +63,15 @@ func sentMessage(txn *badger.Txn, waid string) (tenants.Message, bool, error) {
 // receiveStatus moves a message forward (sent → delivered → read); a late
 // or repeated status never moves it back. A status for an id we do not know
 // yet (the webhook beat the send's answer) is kept until the id is stored.
-func receiveStatus(txn *badger.Txn, st tenants.StatusChange) error {
+func receiveStatus(txn *badger.Txn, instanceID string, st tenants.StatusChange, now time.Time) error {
 	m, ok, err := sentMessage(txn, st.MessageID)
 	if err != nil {
 		return err
+	}
+	if !ok && st.To != "" && st.PollName != "" {
+		if adopted, err := adoptSend(txn, instanceID, st, now); err != nil || adopted {
+			return err
+		}
 	}
 	if !ok {
 		var pending tenants.MessageStatus
@@ -83,6 +88,48 @@ func receiveStatus(txn *badger.Txn, st tenants.StatusChange) error {
 	}
 	m.Status = st.Status
 	return setJSON(txn, messageKey(m.PollID, m.Phone), m)
+}
+
+// adoptSend links the gateway's echo of a poll to its message when the
+// send's own answer has not stored the gateway id: a worker claimed the
+// message ("sending"), the gateway sent it, and the worker was killed
+// before it wrote the answer down. Without this the message would be sent
+// again once its claim went stale. The match is the recipient, the number
+// and the question; among several claims (the same question in two
+// campaigns) the oldest goes first, as the gateway answers in order.
+func adoptSend(txn *badger.Txn, instanceID string, st tenants.StatusChange, now time.Time) (bool, error) {
+	var found *tenants.Message
+	err := scanKeys(txn, keyContactMsg+st.To+"/", func(pollID string) error {
+		var m tenants.Message
+		if err := getJSON(txn, messageKey(pollID, st.To), &m); errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if m.Status != tenants.StatusSending || m.WAID != "" || m.InstanceID != instanceID {
+			return nil
+		}
+		var p tenants.Poll
+		if err := getJSON(txn, keyPoll+pollID, &p); errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if p.Question == st.PollName && (found == nil || m.UpdatedAt.Before(found.UpdatedAt)) {
+			found = &m
+		}
+		return nil
+	})
+	if err != nil || found == nil {
+		return false, err
+	}
+	m := *found
+	m.Status, m.WAID, m.SentAt, m.UpdatedAt, m.Error = st.Status, st.MessageID, now, now, ""
+	m.Attempts++
+	if err := indexSent(txn, &m); err != nil {
+		return false, err
+	}
+	return true, setJSON(txn, messageKey(m.PollID, m.Phone), m)
 }
 
 // receiveVote keeps the voter's latest complete selection on the poll.

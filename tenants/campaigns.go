@@ -37,6 +37,13 @@ type Campaigns struct {
 	// RetryBackoff is the wait before retrying a send that failed for a
 	// temporary reason (default 10 s).
 	RetryBackoff time.Duration
+	// SendConfirmWindow is how long a send interrupted without an answer
+	// waits for the gateway's echo before it is sent again
+	// (default DefaultSendConfirmWindow).
+	SendConfirmWindow time.Duration
+	// BreakerPause is how long a number rests after several failed sends
+	// in a row (default DefaultBreakerPause).
+	BreakerPause time.Duration
 	Logger       *slog.Logger
 }
 

@@ -8,11 +8,12 @@ import (
 )
 
 // Circuit breaker settings: after breakerFailures sends in a row fail for a
-// number, its sending pauses for breakerPause, or until it reconnects.
+// number, its sending pauses for Campaigns.BreakerPause
+// (DefaultBreakerPause), or until it reconnects.
 const (
-	breakerFailures = 5
-	breakerPause    = 5 * time.Minute
-	disconnectRetry = time.Minute
+	breakerFailures     = 5
+	DefaultBreakerPause = 5 * time.Minute
+	disconnectRetry     = time.Minute
 )
 
 // Deliver sends one queued message. It re-reads everything first, so a
@@ -28,6 +29,15 @@ func (c *Campaigns) Deliver(ctx context.Context, tenantID, pollID, phone string)
 	}
 	if !m.Status.Unsent() {
 		return nil
+	}
+	if m.Status == StatusSending {
+		// An earlier attempt claimed it and died in, or lost the answer of,
+		// its gateway call. If the message went out, the gateway's echo
+		// (SEND_MESSAGE, retried by the gateway until we take it) marks it
+		// sent; only once that has had time to come is it sent again.
+		if wait := c.confirmWindow() - c.Now().Sub(m.UpdatedAt); wait > 0 {
+			return &RetryLater{After: wait, Reason: "waiting to learn whether an interrupted send went out"}
+		}
 	}
 	p, err := c.Polls.Poll(ctx, tenantID, pollID)
 	if err != nil {
@@ -69,11 +79,14 @@ func (c *Campaigns) Deliver(ctx context.Context, tenantID, pollID, phone string)
 // claim marks the message as being sent, so that a cancel arriving during
 // the gateway call leaves it alone (it is going out) instead of refunding
 // a message that was delivered. A message already "sending" was claimed by
-// an attempt that died mid-call: this attempt sends it (at least once).
+// an attempt that died mid-call and whose send, after the confirm window,
+// is taken not to have gone out; it is claimed again only if nobody else
+// did so since it was read.
 func (c *Campaigns) claim(ctx context.Context, tenantID string, m Message) (bool, error) {
 	claimed := false
 	_, err := c.Polls.UpdateMessage(ctx, tenantID, m.PollID, m.Phone, func(cur *Message) error {
-		if claimed = cur.Status.Unsent(); claimed {
+		claimed = cur.Status == StatusQueued || (cur.Status == StatusSending && cur.UpdatedAt.Equal(m.UpdatedAt))
+		if claimed {
 			cur.Status, cur.UpdatedAt = StatusSending, c.Now().UTC()
 		}
 		return nil
@@ -135,18 +148,24 @@ func (c *Campaigns) tripBreaker(ctx context.Context, tenantID string, in Instanc
 	in, err := c.Instances.UpdateInstance(ctx, tenantID, in.ID, func(cur *Instance) error {
 		cur.Failures++
 		if cur.Failures >= breakerFailures && !now.Before(cur.PausedUntil) {
-			cur.PausedUntil = now.Add(breakerPause)
-			cur.PauseReason = fmt.Sprintf("Sending paused for %d minutes after %d failed sends in a row.", int(breakerPause.Minutes()), cur.Failures)
+			pause := c.breakerPause()
+			cur.PausedUntil = now.Add(pause)
+			cur.PauseReason = fmt.Sprintf("Sending paused for %s after %d failed sends in a row.", humanDuration(pause), cur.Failures)
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	unknown := sendOutcomeUnknown(cause)
 	if _, err := c.Polls.UpdateMessage(ctx, tenantID, m.PollID, m.Phone, func(cur *Message) error {
 		cur.Attempts++
 		cur.Error = cause.Error()
-		if cur.Status == StatusSending { // not gone: cancellable again until the retry
+		if cur.Status == StatusSending && unknown {
+			// No answer: it may have gone out. It stays claimed, and is sent
+			// again only if the gateway's echo does not come in time.
+			cur.UpdatedAt = now
+		} else if cur.Status == StatusSending { // not gone: cancellable again until the retry
 			cur.Status = StatusQueued
 		}
 		return nil
@@ -157,11 +176,45 @@ func (c *Campaigns) tripBreaker(ctx context.Context, tenantID string, in Instanc
 	if after <= 0 {
 		after = 10 * time.Second
 	}
+	if unknown {
+		after = max(after, c.confirmWindow())
+	}
 	if now.Before(in.PausedUntil) {
 		after = in.PausedUntil.Sub(now)
 	}
 	metricsOr(c.Metrics).MessageSent(OutcomeRetry)
 	return &RetryLater{After: after, Reason: cause.Error()}
+}
+
+// DefaultSendConfirmWindow is how long a send interrupted without an
+// answer waits for the gateway's echo before it is sent again. Evolution
+// retries webhooks after 5, 10, 20, 40 s…, so a restart of a few seconds
+// is well covered.
+const DefaultSendConfirmWindow = 2 * time.Minute
+
+func (c *Campaigns) breakerPause() time.Duration {
+	if c.BreakerPause > 0 {
+		return c.BreakerPause
+	}
+	return DefaultBreakerPause
+}
+
+// humanDuration says "5 minutes" or "30 seconds".
+func humanDuration(d time.Duration) string {
+	if d >= time.Minute && d%time.Minute == 0 {
+		if d == time.Minute {
+			return "1 minute"
+		}
+		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	}
+	return fmt.Sprintf("%d seconds", int(d.Round(time.Second).Seconds()))
+}
+
+func (c *Campaigns) confirmWindow() time.Duration {
+	if c.SendConfirmWindow > 0 {
+		return c.SendConfirmWindow
+	}
+	return DefaultSendConfirmWindow
 }
 
 func (c *Campaigns) gateway(ctx context.Context, in Instance) (Gateway, error) {

@@ -87,7 +87,18 @@ type GatewayError struct {
 	Status    int // HTTP status, 0 when no answer came
 	Message   string
 	Temporary bool
-	Err       error
+	// NotSent says the request certainly never reached the gateway (the
+	// connection was refused). Without an answer and without this, a send
+	// may have gone out.
+	NotSent bool
+	Err     error
+}
+
+// sendOutcomeUnknown reports a failed send that may nonetheless have gone
+// out: no answer came, and the request may have reached the gateway.
+func sendOutcomeUnknown(err error) bool {
+	var ge *GatewayError
+	return errors.As(err, &ge) && ge.Status == 0 && !ge.NotSent
 }
 
 func (e *GatewayError) Error() string {
@@ -172,6 +183,10 @@ type ConnectionChange struct {
 type StatusChange struct {
 	MessageID string
 	Status    MessageStatus
+	// To and PollName are set on the gateway's echo of a poll we sent:
+	// they match a send whose answer never came back to its message.
+	To       string
+	PollName string
 }
 
 // InboundText is a text a contact wrote to one of the tenant's numbers.

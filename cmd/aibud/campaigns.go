@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/aibud/aibud/ai/rules"
 	"github.com/aibud/aibud/billing"
@@ -13,9 +12,6 @@ import (
 	"github.com/aibud/aibud/whatsapp"
 	"github.com/hibiken/asynq"
 )
-
-// reconcileEvery is how often queued messages are checked against Redis.
-const reconcileEvery = time.Minute
 
 // startCampaigns builds the contacts and campaign use cases.
 func (m *Main) startCampaigns() {
@@ -27,7 +23,8 @@ func (m *Main) startCampaigns() {
 	m.Campaigns = &tenants.Campaigns{
 		Catalog: m.Store, Polls: m.Store, Contacts: m.Store, Phones: whatsapp.Phones{}, Instances: m.Store,
 		Shards: m.Store, Gateways: m.Gateways, Credits: m.Store, Queue: queue.Sender{Client: m.Queue},
-		Active: m.Store, Hooks: m.Hooks, Pacing: m.Config.Pacing, RetryBackoff: m.Config.SendRetryBackoff, Metrics: m.Metrics,
+		Active: m.Store, Hooks: m.Hooks, Pacing: m.Config.Pacing, RetryBackoff: m.Config.SendRetryBackoff, SendConfirmWindow: m.Config.SendConfirmWindow,
+		BreakerPause: m.Config.BreakerPause, Metrics: m.Metrics,
 		NewID: store.NewID, Now: m.now, Logger: m.Logger,
 	}
 	m.Inbox = &tenants.Inbox{
@@ -52,7 +49,7 @@ func (m *Main) startCampaigns() {
 // enqueueReconcile queues one reconcile pass, unique for its period so that
 // several cron nodes never double it.
 func (m *Main) enqueueReconcile(ctx context.Context) error {
-	_, err := m.Queue.Enqueue(ctx, queue.NewReconcileTask(), asynq.Queue(queue.QueueCritical), asynq.Unique(reconcileEvery-5*time.Second))
+	_, err := m.Queue.Enqueue(ctx, queue.NewReconcileTask(), asynq.Queue(queue.QueueCritical), asynq.Unique(m.Config.ReconcileEvery*11/12))
 	if errors.Is(err, asynq.ErrDuplicateTask) {
 		return nil // another node queued this period's pass
 	}

@@ -50,6 +50,9 @@ type Config struct {
 	TLSEmail             string               // contact given to Let's Encrypt
 	TrustedProxies       []netip.Prefix       // peers whose X-Forwarded-For is believed
 	WebhooksAllowPrivate bool                 // outgoing webhooks may reach loopback/private addresses
+	SendConfirmWindow    time.Duration        // how long an interrupted send waits for the gateway's echo
+	ReconcileEvery       time.Duration        // how often campaigns are checked against the queue
+	BreakerPause         time.Duration        // how long a number rests after failed sends in a row
 	// SendRetryBackoff is the wait before a send that failed for a
 	// temporary reason is tried again; not a setting, tests shorten it.
 	SendRetryBackoff time.Duration
@@ -194,6 +197,15 @@ func settings() []setting {
 			c.Pacing.QuietStart, c.Pacing.QuietEnd = a, b
 			return nil
 		}},
+		{"AIBUD_SEND_CONFIRM_WINDOW", "send-confirm-window", "2m", "how long a send cut off without an answer (crash, timeout) waits for the gateway's echo before it is sent again", func(c *Config, v string) error {
+			return parseMinDuration(v, time.Second, &c.SendConfirmWindow)
+		}},
+		{"AIBUD_BREAKER_PAUSE", "breaker-pause", "5m", "how long a number stops sending after 5 failed sends in a row (unless it reconnects first)", func(c *Config, v string) error {
+			return parseMinDuration(v, time.Second, &c.BreakerPause)
+		}},
+		{"AIBUD_RECONCILE_EVERY", "reconcile-every", "1m", "how often campaigns are checked against the queue; tasks Redis lost are queued again", func(c *Config, v string) error {
+			return parseMinDuration(v, time.Second, &c.ReconcileEvery)
+		}},
 		{"GEMINI_API_KEY", "gemini-key", "", "classify replies with Gemini (the offline rules are the fallback); empty uses the offline rules only", func(c *Config, v string) error {
 			c.GeminiKey = v
 			return nil
@@ -313,6 +325,16 @@ func parseDuration(v string, d *time.Duration) error {
 	x, err := time.ParseDuration(v)
 	if err != nil || x < 0 || x > 24*time.Hour {
 		return fmt.Errorf("want a duration such as 5s, or off; got %q", v)
+	}
+	*d = x
+	return nil
+}
+
+// parseMinDuration reads a Go duration of at least lo.
+func parseMinDuration(v string, lo time.Duration, d *time.Duration) error {
+	x, err := time.ParseDuration(v)
+	if err != nil || x < lo || x > 24*time.Hour {
+		return fmt.Errorf("want a duration of at least %v such as 2m, got %q", lo, v)
 	}
 	*d = x
 	return nil

@@ -16,11 +16,11 @@ func (m *Main) newCron() *cron.Cron {
 	// The catalog's value log only holds values over 1 KiB, but sessions
 	// expire and are rewritten all day; reclaim their space hourly.
 	c.AddFunc("@hourly", func() { m.collectCatalogGarbage() })
-	c.AddFunc("@every 1m", func() {
+	c.Schedule(cron.Every(m.Config.ReconcileEvery), cron.FuncJob(func() {
 		if err := m.enqueueReconcile(context.Background()); err != nil {
 			m.Logger.Warn("reconcile not queued", "err", err)
 		}
-	})
+	}))
 	// Daily usage snapshots: one task per tenant per day whatever the number
 	// of cron nodes; a run also fills days missed while none ran.
 	c.AddFunc("CRON_TZ=UTC 20 0 * * *", func() { m.enqueueUsage(context.Background()) })

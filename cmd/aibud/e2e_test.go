@@ -518,6 +518,7 @@ func TestConfig(t *testing.T) {
 		Pacing:      tenants.DefaultPacing, // the operator's defaults are the domain's
 		GeminiModel: "gemini-2.5-flash",
 		APIKeyRate:  20, APIKeyBurst: 40, TLSAddr: ":443",
+		SendConfirmWindow: 2 * time.Minute, ReconcileEvery: time.Minute, BreakerPause: 5 * time.Minute,
 	}
 	secret := strings.Repeat("s", 32)
 	fullEnv := map[string]string{
@@ -527,6 +528,7 @@ func TestConfig(t *testing.T) {
 		"EVOLUTION_API_URL": "https://evo.example.com/", "EVOLUTION_API_KEY": "evo-key",
 		"AIBUD_SEND_INTERVAL": "2s", "AIBUD_SEND_JITTER": "off", "AIBUD_DAILY_CAP": "100", "AIBUD_WARMUP": "off",
 		"AIBUD_QUIET_HOURS": "22-7", "GEMINI_API_KEY": "g-key", "AIBUD_GEMINI_MODEL": "gemini-2.5-pro",
+		"AIBUD_SEND_CONFIRM_WINDOW": "30s", "AIBUD_RECONCILE_EVERY": "10s", "AIBUD_BREAKER_PAUSE": "90s",
 	}
 	fromEnv := Config{
 		Addr: "127.0.0.1:9000", DataDir: "/var/lib/aibud", PublicURL: "https://app.example.com",
@@ -536,6 +538,7 @@ func TestConfig(t *testing.T) {
 		Pacing:    tenants.Pacing{Interval: 2 * time.Second, DailyCap: 100, QuietStart: 22, QuietEnd: 7},
 		GeminiKey: "g-key", GeminiModel: "gemini-2.5-pro",
 		APIKeyRate: 20, APIKeyBurst: 40, TLSAddr: ":443",
+		SendConfirmWindow: 30 * time.Second, ReconcileEvery: 10 * time.Second, BreakerPause: 90 * time.Second,
 	}
 	flagsOverEnv := fromEnv
 	flagsOverEnv.Addr, flagsOverEnv.MaxOpenTenants, flagsOverEnv.Roles = ":7000", 3, []string{"cron"}
@@ -555,6 +558,8 @@ func TestConfig(t *testing.T) {
 		{name: "bad trusted proxies", env: map[string]string{"AIBUD_TRUSTED_PROXIES": "10.0.0.0/8,proxy"}, wantErr: "AIBUD_TRUSTED_PROXIES"},
 		{name: "bad webhooks switch", env: map[string]string{"AIBUD_WEBHOOKS_ALLOW_PRIVATE": "maybe"}, wantErr: "AIBUD_WEBHOOKS_ALLOW_PRIVATE"},
 		{name: "bad public url", env: map[string]string{"AIBUD_PUBLIC_URL": "ftp://x"}, wantErr: "AIBUD_PUBLIC_URL"},
+		{name: "confirm window too short", env: map[string]string{"AIBUD_SEND_CONFIRM_WINDOW": "10ms"}, wantErr: "AIBUD_SEND_CONFIRM_WINDOW"},
+		{name: "bad reconcile interval", env: map[string]string{"AIBUD_RECONCILE_EVERY": "often"}, wantErr: "AIBUD_RECONCILE_EVERY"},
 		{name: "bad redis url", env: map[string]string{"REDIS_URL": "http://x"}, wantErr: "REDIS_URL"},
 		{name: "zero max open tenants", env: map[string]string{"AIBUD_MAX_OPEN_TENANTS": "0"}, wantErr: "AIBUD_MAX_OPEN_TENANTS"},
 		{name: "non-numeric max open tenants", env: map[string]string{"AIBUD_MAX_OPEN_TENANTS": "abc"}, wantErr: "AIBUD_MAX_OPEN_TENANTS"},

@@ -122,7 +122,7 @@ func transportError(op string, err error) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		msg = "timeout: " + msg
 	}
-	return &tenants.GatewayError{Op: op, Message: msg, Temporary: true, Err: err}
+	return &tenants.GatewayError{Op: op, Message: msg, Temporary: true, NotSent: errors.Is(err, syscall.ECONNREFUSED), Err: err}
 }
 
 // errorBody covers both failure shapes: the envelope

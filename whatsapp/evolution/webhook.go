@@ -248,12 +248,21 @@ func ackStatus(raw json.RawMessage) (tenants.MessageStatus, bool) {
 }
 
 // sendMessage maps SEND_MESSAGE, the gateway's echo of an API send: the
-// message has reached the gateway's socket, so it counts as sent.
+// message has reached the gateway's socket, so it counts as sent. For a
+// poll it also carries the recipient and question, so a send whose HTTP
+// answer was lost (Aibud killed mid-call) can still be matched to its
+// message and is never sent twice.
 func (p webhookParser) sendMessage(data json.RawMessage) (tenants.GatewayEvent, error) {
+	type pollCreation struct {
+		Name string `json:"name"`
+	}
 	var d struct {
-		Key struct {
-			ID string `json:"id"`
-		} `json:"key"`
+		Key     messageKey `json:"key"`
+		Message struct {
+			PollV3 *pollCreation `json:"pollCreationMessageV3"`
+			PollV2 *pollCreation `json:"pollCreationMessageV2"`
+			Poll   *pollCreation `json:"pollCreationMessage"`
+		} `json:"message"`
 	}
 	if err := decode(data, &d); err != nil {
 		return tenants.GatewayEvent{}, err
@@ -261,7 +270,15 @@ func (p webhookParser) sendMessage(data json.RawMessage) (tenants.GatewayEvent, 
 	if d.Key.ID == "" {
 		return p.ignored(p.dateTime), nil
 	}
-	return p.statusEvent(d.Key.ID, tenants.StatusSent), nil
+	ev := p.statusEvent(d.Key.ID, tenants.StatusSent)
+	for _, poll := range []*pollCreation{d.Message.PollV3, d.Message.PollV2, d.Message.Poll} {
+		if poll != nil && poll.Name != "" {
+			ev.Status.To, _ = sender(d.Key)
+			ev.Status.PollName = poll.Name
+			break
+		}
+	}
+	return ev, nil
 }
 
 // envelopeTime is the fallback timestamp for messages without their own.

@@ -117,8 +117,14 @@ func gatewayEventCases() []webhookCase {
 		{name: "update by events path", body: `{"instance":"shop1","data":{"keyId":"` + sentID + `","fromMe":true,"status":"READ"}}`,
 			path: "/hook/messages-update/", want: statusEvent("messages.update", sentID, tenants.StatusRead)},
 		{name: "send message text", file: "send_message_text", want: statusEvent("send.message", sentID, tenants.StatusSent)},
-		{name: "send message poll", file: "send_message_poll", want: statusEvent("send.message", "3EB0FFEEDDCCBBAA998877", tenants.StatusSent)},
+		{name: "send message poll", file: "send_message_poll", want: pollEcho(statusEvent("send.message", "3EB0FFEEDDCCBBAA998877", tenants.StatusSent), "5511988887777", "Pick one")},
 	}
+}
+
+// pollEcho adds what the echo of a sent poll carries to match its message.
+func pollEcho(events []tenants.GatewayEvent, to, question string) []tenants.GatewayEvent {
+	events[0].Status.To, events[0].Status.PollName = to, question
+	return events
 }
 
 func runWebhookCases(t *testing.T, cases []webhookCase) {
