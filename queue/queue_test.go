@@ -248,46 +248,13 @@ func TestWorkerSurvivesRedisRestart(t *testing.T) {
 // compared with) and, as a side figure, how fast 8 goroutines enqueue them.
 func BenchmarkNoopTask(b *testing.B) {
 	r := MustConnect(b, redistest.Start(b))
-	c := MustClient(b, r)
-	task := asynq.NewTask(typeTest, nil)
-	const producers = 8
-	enqueueStart := time.Now()
-	var wg sync.WaitGroup
-	for p := range producers {
-		wg.Go(func() {
-			for i := p; i < b.N; i += producers {
-				if _, err := c.Enqueue(context.Background(), task); err != nil {
-					b.Errorf("Enqueue: %v", err)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	enqueueRate := float64(b.N) / time.Since(enqueueStart).Seconds()
-
-	var processed atomic.Int64
-	all := make(chan struct{})
-	w := queue.NewWorker(r, queue.WorkerConfig{}, newLogger(nil))
-	w.Handle(typeTest, asynq.HandlerFunc(func(context.Context, *asynq.Task) error {
-		if processed.Add(1) == int64(b.N) {
-			close(all)
-		}
-		return nil
-	}))
+	ctx, cancel := context.WithTimeout(b.Context(), time.Minute)
+	defer cancel()
 	b.ResetTimer()
-	start := time.Now()
-	if err := w.Start(); err != nil {
-		b.Fatalf("Start: %v", err)
+	rates, err := queue.NoopRate(ctx, r, b.N, newLogger(nil))
+	if err != nil {
+		b.Fatal(err)
 	}
-	defer w.Shutdown()
-	select {
-	case <-all:
-	case <-time.After(time.Minute):
-		b.Fatalf("processed %d of %d tasks", processed.Load(), b.N)
-	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "tasks/s")
-	b.ReportMetric(enqueueRate, "enqueued/s")
+	b.ReportMetric(rates.Processed, "tasks/s")
+	b.ReportMetric(rates.Enqueued, "enqueued/s")
 }

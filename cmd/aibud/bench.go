@@ -37,7 +37,7 @@ func benchCommand(ctx context.Context, args []string, getenv func(string) string
 		return errUsage
 	}
 	run := map[string]func(context.Context, *benchEnv) (string, error){
-		"credits": benchCredits, "tenants": benchTenants,
+		"credits": benchCredits, "campaign": benchCampaign, "tenants": benchTenants,
 	}[args[0]]
 	if args[0] == "-h" || args[0] == "help" || args[0] == "--help" {
 		fmt.Fprint(stdout, benchUsage)
@@ -49,10 +49,12 @@ func benchCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 	env := &benchEnv{
 		name: args[0], args: args[1:], getenv: getenv, stderr: stderr,
-		flags:  flag.NewFlagSet("aibud bench "+args[0], flag.ContinueOnError),
-		logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		flags:     flag.NewFlagSet("aibud bench "+args[0], flag.ContinueOnError),
+		logger:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		appLogger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	env.flags.SetOutput(stderr)
+	defer env.cleanup()
 	summary, err := run(ctx, env)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -71,23 +73,35 @@ type benchEnv struct {
 	flags  *flag.FlagSet
 	getenv func(string) string
 	stderr io.Writer
-	logger *slog.Logger
+	logger *slog.Logger // the benchmark's progress
+	// appLogger is for the parts of aibud a benchmark runs: warnings and
+	// errors only, as they log every start and stop at Info.
+	appLogger *slog.Logger
+	cleanups  []func()
 }
 
 // parse parses the benchmark's flags once it has declared them.
 func (e *benchEnv) parse() error { return e.flags.Parse(e.args) }
 
-// tempDir makes a directory for one run; the returned func removes it.
-func (e *benchEnv) tempDir() (string, func(), error) {
+// tempDir makes a directory for one run, removed when the benchmark ends.
+func (e *benchEnv) tempDir() (string, error) {
 	dir, err := os.MkdirTemp("", "aibud-bench-"+e.name+"-")
 	if err != nil {
-		return "", nil, err
+		return "", err
 	}
-	return dir, func() {
+	e.cleanups = append(e.cleanups, func() {
 		if err := os.RemoveAll(dir); err != nil {
 			e.logger.Warn("remove temp dir", "dir", dir, "err", err)
 		}
-	}, nil
+	})
+	return dir, nil
+}
+
+// cleanup undoes what the benchmark set up, last first.
+func (e *benchEnv) cleanup() {
+	for i := len(e.cleanups) - 1; i >= 0; i-- {
+		e.cleanups[i]()
+	}
 }
 
 // machine describes where the figures were measured: CPU model, cores,

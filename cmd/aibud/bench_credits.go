@@ -22,11 +22,10 @@ func benchCredits(ctx context.Context, e *benchEnv) (string, error) {
 	if *n < 1 || *callers < 1 || *tenantCount < 1 {
 		return "", fmt.Errorf("-n, -callers and -tenants must be positive")
 	}
-	dir, cleanup, err := e.tempDir()
+	dir, err := e.tempDir()
 	if err != nil {
 		return "", err
 	}
-	defer cleanup()
 	s, err := store.Open(store.Options{Dir: dir, MaxOpenTenants: *tenantCount + 1,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

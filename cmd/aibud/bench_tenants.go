@@ -33,11 +33,10 @@ func benchTenants(ctx context.Context, e *benchEnv) (string, error) {
 	if *memLimitMiB < 0 {
 		limit = serveMemoryLimit(*maxOpen)
 	}
-	dir, cleanup, err := e.tempDir()
+	dir, err := e.tempDir()
 	if err != nil {
 		return "", err
 	}
-	defer cleanup()
 	e.logger.Info("tenants benchmark", "tenants", *tenantCount, "max_open", *maxOpen, "memory_limit_mib", limit>>20, "dir", dir)
 	res, err := store.TenantsBench{
 		Dir: dir, Tenants: *tenantCount, MaxOpen: *maxOpen, Touches: *touches, Workers: 8, Probes: *probes,

@@ -19,6 +19,8 @@ func TestBenchCommands(t *testing.T) {
 	}{
 		{[]string{"credits", "-n", "300", "-callers", "8", "-tenants", "20"},
 			regexp.MustCompile(`^bench credits: one tenant ([\d,]+) reservations/s \(8 callers\), 20 tenants ([\d,]+)/s`)},
+		{[]string{"campaign", "-n", "30", "-timeout", "60s"},
+			regexp.MustCompile(`^bench campaign: 30 recipients end to end ([\d,]+) msgs/s .*no-op Asynq task ([\d,]+)/s, ratio ([\d.]+)`)},
 		{[]string{"tenants", "-tenants", "40", "-max-open-tenants", "8", "-touches", "200", "-probes", "10", "-idle", "0"},
 			regexp.MustCompile(`^bench tenants: 40 tenants, LRU 8: RSS ([\d,]+) MiB .*, (\d+) open DBs, reopen p99 ([\d.]+) ms`)},
 	}

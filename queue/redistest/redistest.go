@@ -6,29 +6,17 @@
 package redistest
 
 import (
-	"bufio"
-	"fmt"
-	"net"
+	"errors"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/alicebob/miniredis/v2"
+
+	"github.com/aibud/aibud/queue/redisserver"
 )
 
-const (
-	// startTimeout bounds the wait for a new redis-server to answer PING.
-	startTimeout = 5 * time.Second
-	// startAttempts covers the small window in which another process may
-	// take the free port between choosing it and redis-server binding it.
-	startAttempts = 3
-	installHint   = "install redis-server (Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis)"
-)
+const installHint = "install redis-server (Debian/Ubuntu: apt-get install -y redis-server; macOS: brew install redis)"
 
 // Server is a Redis started for one test and stopped by tb.Cleanup. Its
 // methods let chaos tests kill and restart it underneath the code under test.
@@ -37,13 +25,10 @@ type Server struct {
 	URL string
 
 	tb   testing.TB
-	bin  string // redis-server path; empty when falling back to miniredis
-	dir  string
-	port int
+	bin  string              // redis-server path; empty when falling back to miniredis
+	proc *redisserver.Server // nil when falling back to miniredis
 
 	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when cmd has been waited for
 	mini    *miniredis.Miniredis
 	running bool
 }
@@ -59,26 +44,19 @@ func Start(tb testing.TB) string {
 // and CI is not "true". It is stopped in tb.Cleanup.
 func StartServer(tb testing.TB) *Server {
 	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
+	proc, err := redisserver.Start(tb.TempDir())
+	if errors.Is(err, redisserver.ErrNotInstalled) {
 		if os.Getenv("CI") == "true" {
 			tb.Fatalf("redis-server not found on PATH and CI=true, so no miniredis fallback: %s", installHint)
 		}
 		tb.Logf("redis-server not found: falling back to miniredis; to test against a real Redis, %s", installHint)
 		return startMini(tb)
+	} else if err != nil {
+		tb.Fatalf("redistest: %v", err)
 	}
-	s := &Server{tb: tb, bin: bin, dir: tb.TempDir()}
+	s := &Server{tb: tb, URL: proc.URL, bin: "redis-server", proc: proc}
 	tb.Cleanup(s.Kill)
-	var lastErr error
-	for range startAttempts {
-		s.port = freePort(tb)
-		if lastErr = s.start(); lastErr == nil {
-			s.URL = fmt.Sprintf("redis://127.0.0.1:%d", s.port)
-			return s
-		}
-	}
-	tb.Fatalf("redistest: %v", lastErr)
-	return nil
+	return s
 }
 
 func startMini(tb testing.TB) *Server {
@@ -92,102 +70,22 @@ func startMini(tb testing.TB) *Server {
 	return s
 }
 
-// freePort asks the kernel for a free loopback port.
-func freePort(tb testing.TB) int {
-	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatalf("redistest: find a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// start runs redis-server on s.port and waits until it answers PING.
-func (s *Server) start() error {
-	logPath := filepath.Join(s.dir, "redis.log")
-	cmd := exec.Command(s.bin,
-		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--logfile", logPath)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", s.bin, err)
-	}
-	exited := make(chan struct{})
-	// The waiter reaps the process and tells start and Kill it has gone.
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	s.mu.Lock()
-	s.cmd, s.exited, s.running = cmd, exited, true
-	s.mu.Unlock()
-
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
-	deadline := time.Now().Add(startTimeout)
-	for {
-		reply, err := command(addr, "PING")
-		if err == nil && reply == "+PONG" {
-			return nil
-		}
-		select {
-		case <-exited:
-			return fmt.Errorf("redis-server on port %d exited at start-up; its log:\n%s", s.port, readLog(logPath))
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.Kill()
-			return fmt.Errorf("redis-server on port %d did not answer PING within %s (last: %q, %v); its log:\n%s",
-				s.port, startTimeout, reply, err, readLog(logPath))
-		}
-	}
-}
-
-func readLog(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	return string(b)
-}
-
-// command sends one command (space-separated words, as a RESP array, which
-// miniredis understands too) and returns the first line of the reply.
-func command(addr, cmd string) (string, error) {
-	conn, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		return "", err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
-		return "", err
-	}
-	words := strings.Fields(cmd)
-	req := fmt.Sprintf("*%d\r\n", len(words))
-	for _, w := range words {
-		req += fmt.Sprintf("$%d\r\n%s\r\n", len(w), w)
-	}
-	if _, err := conn.Write([]byte(req)); err != nil {
-		return "", err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	return strings.TrimRight(line, "\r\n"), err
-}
+// command sends one command to addr and returns the first reply line.
+func command(addr, cmd string) (string, error) { return redisserver.Command(addr, cmd) }
 
 // Kill stops the server at once with SIGKILL, as a crash or an OOM kill
 // would, and waits for it to be gone. Killing a stopped server does nothing.
 func (s *Server) Kill() {
+	if s.proc != nil {
+		s.proc.Kill()
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.running {
-		return
-	}
-	s.running = false
-	if s.mini != nil {
+	if s.running {
+		s.running = false
 		s.mini.Close()
-		return
 	}
-	_ = s.cmd.Process.Kill() // only the process this Server started
-	<-s.exited
 }
 
 // Restart starts the server again on the same port, empty, as a Redis
@@ -196,19 +94,19 @@ func (s *Server) Kill() {
 func (s *Server) Restart() {
 	s.tb.Helper()
 	s.Kill()
-	if s.mini != nil {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.mini.FlushAll()
-		if err := s.mini.Restart(); err != nil {
-			s.tb.Fatalf("redistest: restart miniredis: %v", err)
+	if s.proc != nil {
+		if err := s.proc.Restart(); err != nil {
+			s.tb.Fatalf("redistest: restart: %v", err)
 		}
-		s.running = true
 		return
 	}
-	if err := s.start(); err != nil {
-		s.tb.Fatalf("redistest: restart: %v", err)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mini.FlushAll()
+	if err := s.mini.Restart(); err != nil {
+		s.tb.Fatalf("redistest: restart miniredis: %v", err)
 	}
+	s.running = true
 }
 
 // FlushAll empties every database, as an operator's FLUSHALL would.
@@ -218,8 +116,7 @@ func (s *Server) FlushAll() {
 		s.mini.FlushAll()
 		return
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
-	if reply, err := command(addr, "FLUSHALL"); err != nil || reply != "+OK" {
-		s.tb.Fatalf("redistest: FLUSHALL: %q, %v", reply, err)
+	if err := s.proc.FlushAll(); err != nil {
+		s.tb.Fatalf("redistest: %v", err)
 	}
 }
