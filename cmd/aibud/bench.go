@@ -37,7 +37,7 @@ func benchCommand(ctx context.Context, args []string, getenv func(string) string
 		return errUsage
 	}
 	run := map[string]func(context.Context, *benchEnv) (string, error){
-		"credits": benchCredits, "campaign": benchCampaign, "tenants": benchTenants,
+		"credits": benchCredits, "webhooks": benchWebhooks, "campaign": benchCampaign, "tenants": benchTenants,
 	}[args[0]]
 	if args[0] == "-h" || args[0] == "help" || args[0] == "--help" {
 		fmt.Fprint(stdout, benchUsage)

@@ -13,6 +13,7 @@ import (
 // checks that it prints one summary line with non-zero figures and the
 // machine. Timing targets live in BENCHMARKS.md, not here.
 func TestBenchCommands(t *testing.T) {
+	bin := buildAibud(t) // the webhooks benchmark runs `aibud serve` as a child process
 	cases := []struct {
 		args []string
 		want *regexp.Regexp // each group is a figure that must be > 0
@@ -21,6 +22,8 @@ func TestBenchCommands(t *testing.T) {
 			regexp.MustCompile(`^bench credits: one tenant ([\d,]+) reservations/s \(8 callers\), 20 tenants ([\d,]+)/s`)},
 		{[]string{"campaign", "-n", "30", "-timeout", "60s"},
 			regexp.MustCompile(`^bench campaign: 30 recipients end to end ([\d,]+) msgs/s .*no-op Asynq task ([\d,]+)/s, ratio ([\d.]+)`)},
+		{[]string{"webhooks", "-n", "200", "-concurrency", "8", "-aibud", bin},
+			regexp.MustCompile(`^bench webhooks: ([\d,]+) events/s, p50 ([\d.]+) ms, p99 ([\d.]+) ms \(200 events, 8 senders in another process than aibud serve pid (\d+)\)`)},
 		{[]string{"tenants", "-tenants", "40", "-max-open-tenants", "8", "-touches", "200", "-probes", "10", "-idle", "0"},
 			regexp.MustCompile(`^bench tenants: 40 tenants, LRU 8: RSS ([\d,]+) MiB .*, (\d+) open DBs, reopen p99 ([\d.]+) ms`)},
 	}
