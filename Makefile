@@ -5,7 +5,7 @@ export PATH := $(PATH):/usr/local/go/bin:$(shell go env GOPATH 2>/dev/null)/bin
 GO ?= go
 STRIPE_MOCK_VERSION := v0.183.0
 
-.PHONY: run build test test-deps bench lint fuzz eval clean
+.PHONY: run build test test-deps bench chaos lint fuzz eval clean
 
 run: ## start Aibud on http://localhost:8080 with data in ./data
 	$(GO) run ./cmd/aibud serve
@@ -48,6 +48,10 @@ lint:
 
 eval: ## the offline classifier's accuracy per intent and language, opt-out precision and recall
 	$(GO) run ./cmd/aibud eval
+
+# The short form of these runs in `make test`.
+chaos: ## failures injected mid-campaign: SIGKILL, Redis lost, the gateway down 30 s, a webhook storm
+	AIBUD_CHAOS=full $(GO) test -run '^TestChaos$$' -v -count=1 -timeout 30m ./cmd/aibud/
 
 fuzz: ## each fuzz target for 60 s
 	$(GO) test -run '^$$' -fuzz '^FuzzEvolutionWebhook$$' -fuzztime 60s ./whatsapp/evolution/

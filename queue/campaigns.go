@@ -105,6 +105,13 @@ func (h *CampaignHandlers) handleSend(ctx context.Context, t *asynq.Task) error 
 // RetryDelay honours a domain's "retry later" wait, capped, and backs off
 // exponentially otherwise.
 func RetryDelay(n int, err error, t *asynq.Task) time.Duration {
+	if errors.Is(err, asynq.ErrLeaseExpired) {
+		// Its worker died mid-task (a crash, a kill) and Asynq's recoverer
+		// found it a minute or so later: run it again at once. The handlers
+		// are idempotent, and a send cut off mid-call waits for the
+		// gateway's echo itself.
+		return time.Second
+	}
 	if r, ok := tenants.IsRetryLater(err); ok && r.After > 0 {
 		return min(r.After, maxRetryDelay)
 	}

@@ -119,6 +119,9 @@ func (c *Campaigns) markSent(ctx context.Context, tenantID string, in Instance, 
 		if cur.Status.Unsent() {
 			cur.Status = StatusSent
 		}
+		if cur.WAID == sent.ID {
+			return nil // the gateway's echo came first and recorded it
+		}
 		cur.WAID, cur.SentAt, cur.UpdatedAt, cur.Error = sent.ID, now, now, ""
 		cur.Attempts++
 		return nil

@@ -121,17 +121,20 @@ func leadsCSV(n int) (string, []string) {
 	return b.String(), phones
 }
 
-func (ce *campaignEnv) importCSV(csv string) {
-	ce.t.Helper()
-	req, _ := http.NewRequest("POST", ce.base+"/api/v1/contacts/import", strings.NewReader(csv))
+func (ce *campaignEnv) importCSV(csv string) { ce.client.importCSV(csv) }
+
+// importCSV posts a CSV file of contacts.
+func (c *apiClient) importCSV(csv string) {
+	c.tb.Helper()
+	req, _ := http.NewRequest("POST", c.base+"/api/v1/contacts/import", strings.NewReader(csv))
 	req.Header.Set("Content-Type", "text/csv")
-	resp, err := ce.client.http.Do(req)
+	resp, err := c.http.Do(req)
 	if err != nil {
-		ce.t.Fatal(err)
+		c.tb.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		ce.t.Fatalf("import = %d", resp.StatusCode)
+		c.tb.Fatalf("import = %d", resp.StatusCode)
 	}
 }
 
@@ -148,35 +151,41 @@ type apiPoll struct {
 	Paused     string `json:"paused"`
 }
 
-func (ce *campaignEnv) poll(id string) apiPoll {
-	ce.t.Helper()
-	status, body := ce.client.call("GET", "/api/v1/polls/"+id, nil)
+func (ce *campaignEnv) poll(id string) apiPoll { return ce.client.poll(id) }
+
+func (c *apiClient) poll(id string) apiPoll {
+	c.tb.Helper()
+	status, body := c.call("GET", "/api/v1/polls/"+id, nil)
 	if status != http.StatusOK {
-		ce.t.Fatalf("get poll = %d %s", status, body)
+		c.tb.Fatalf("get poll = %d %s", status, body)
 	}
-	return decode[apiPoll](ce.t, body)
+	return decode[apiPoll](c.tb, body)
+}
+
+func (ce *campaignEnv) createAndSend(instanceID string) (string, map[string]int64) {
+	return ce.client.createAndSend(instanceID)
 }
 
 // createAndSend writes a poll to everyone and sends it.
-func (ce *campaignEnv) createAndSend(instanceID string) (string, map[string]int64) {
-	ce.t.Helper()
-	status, body := ce.client.call("POST", "/api/v1/polls", map[string]any{
+func (c *apiClient) createAndSend(instanceID string) (string, map[string]int64) {
+	c.tb.Helper()
+	status, body := c.call("POST", "/api/v1/polls", map[string]any{
 		"question": "Which day suits you?", "options": []string{"Monday", "Tuesday", "Wednesday"},
 		"instance_id": instanceID, "audience": map[string]any{"all": true},
 	})
 	if status != http.StatusCreated {
-		ce.t.Fatalf("create poll = %d %s", status, body)
+		c.tb.Fatalf("create poll = %d %s", status, body)
 	}
 	created := decode[struct {
 		ID         string
 		Recipients int
 		Cost       int64
-	}](ce.t, body)
-	status, body = ce.client.call("POST", "/api/v1/polls/"+created.ID+"/send", nil)
+	}](c.tb, body)
+	status, body = c.call("POST", "/api/v1/polls/"+created.ID+"/send", nil)
 	if status != http.StatusAccepted {
-		ce.t.Fatalf("send = %d %s", status, body)
+		c.tb.Fatalf("send = %d %s", status, body)
 	}
-	return created.ID, decode[map[string]int64](ce.t, body)
+	return created.ID, decode[map[string]int64](c.tb, body)
 }
 
 // sentTo counts the simulator's sent messages per number.
@@ -188,17 +197,20 @@ func (ce *campaignEnv) sentTo() map[string]int {
 	return out
 }
 
-func (ce *campaignEnv) balance() (int64, int64) {
-	ce.t.Helper()
+func (ce *campaignEnv) balance() (int64, int64) { return ce.client.balance() }
+
+// balance returns the credit balance and the sum of the whole ledger.
+func (c *apiClient) balance() (int64, int64) {
+	c.tb.Helper()
 	var sum int64
 	cursor := ""
 	var bal int64
 	for {
-		status, body := ce.client.call("GET", "/api/v1/credits?limit=200&cursor="+cursor, nil)
+		status, body := c.call("GET", "/api/v1/credits?limit=200&cursor="+cursor, nil)
 		if status != 200 {
-			ce.t.Fatalf("credits = %d %s", status, body)
+			c.tb.Fatalf("credits = %d %s", status, body)
 		}
-		page := decode[apiCredits](ce.t, body)
+		page := decode[apiCredits](c.tb, body)
 		bal = page.Balance
 		for _, e := range page.Ledger {
 			sum += e.Delta

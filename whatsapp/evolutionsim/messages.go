@@ -192,6 +192,7 @@ func (s *Sim) send(w http.ResponseWriter, r *http.Request, inst *instance, out o
 	}
 	msg := s.sendLocked(inst, jid, out)
 	s.mu.Unlock()
+	sleepCtx(r.Context(), s.cfg.AnswerDelay) // the message is out whether or not anyone hears the answer
 	writeJSON(w, http.StatusCreated, msg)
 }
 

@@ -1,8 +1,11 @@
 package evolutionsim
 
 import (
+	"context"
 	"encoding/json"
+	"net/http"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,4 +240,27 @@ func TestStatusStep(t *testing.T) {
 		}
 		last[key] = order[status]
 	}
+}
+
+// TestAnswerDelaySendsWhenClientHangsUp: the message goes out before the
+// answer, and a client that gives up waiting (or dies) does not stop it;
+// only its SEND_MESSAGE echo tells the client it went.
+func TestAnswerDelaySendsWhenClientHangsUp(t *testing.T) {
+	rc := mustReceiver(t, nil)
+	e := mustSim(t, Config{AnswerDelay: 2 * time.Second})
+	token := e.open("shop", rc.URL(), "SEND_MESSAGE")
+	body := `{"number":"5511988887777","name":"Pick one","selectableCount":1,"values":["A","B"]}`
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", e.base+"/message/sendPoll/shop", strings.NewReader(body))
+	req.Header.Set("apikey", token)
+	req.Header.Set("Content-Type", "application/json")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("answered %d before the answer delay", resp.StatusCode)
+	}
+	if sent := e.sim.Sent(); len(sent) != 1 || sent[0].Number != "5511988887777" || sent[0].Name != "Pick one" {
+		t.Fatalf("sent = %+v, want the poll", sent)
+	}
+	rc.waitEvents(t, 1, "send.message")
 }

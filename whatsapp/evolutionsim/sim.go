@@ -77,11 +77,15 @@ type Config struct {
 	ConnectWait  time.Duration // how long connect/create sleep after starting the socket (real: 2s/5s)
 	EmptyFirstQR bool          // answer the first connect/create of an instance with {"count":0} (#1541, #2385)
 	StatusStep   time.Duration // delay between SEND_MESSAGE, SERVER_ACK, DELIVERY_ACK and READ webhooks
-	WebhookRetry RetryPolicy   // delivery retries; zero fields take Evolution's defaults
-	Duplicate    float64       // probability in [0,1] that a webhook is delivered twice
-	Reorder      bool          // deliver an instance's webhooks out of order (small random delays)
-	ServerURL    string        // "server_url" in webhook envelopes; default http://localhost:8080
-	Logger       *slog.Logger  // default discards
+	// AnswerDelay is the time between a message going out and the send
+	// call's answer (Baileys' relay round trip). As in Evolution, a client
+	// hanging up meanwhile does not stop the message.
+	AnswerDelay  time.Duration
+	WebhookRetry RetryPolicy  // delivery retries; zero fields take Evolution's defaults
+	Duplicate    float64      // probability in [0,1] that a webhook is delivered twice
+	Reorder      bool         // deliver an instance's webhooks out of order (small random delays)
+	ServerURL    string       // "server_url" in webhook envelopes; default http://localhost:8080
+	Logger       *slog.Logger // default discards
 	Now          func() time.Time
 	Seed         int64 // seeds ids, tokens and jitter; 0 picks a time-based seed
 }
