@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -79,6 +80,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 }
 
+// statusClientClosed is the status logged for requests whose client left
+// before the answer (nginx's 499).
+const statusClientClosed = 499
+
 func (s *Server) describe(err error, c echo.Context) (errorDetail, int) {
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
@@ -97,6 +102,12 @@ func (s *Server) describe(err error, c echo.Context) (errorDetail, int) {
 			s.log.Error("http error", "path", c.Path(), "err", err)
 		}
 		return errorDetail{Code: codeOf(he.Code), Message: msg}, he.Code
+	}
+	if errors.Is(err, context.Canceled) && c.Request().Context().Err() != nil {
+		// The client hung up (a gateway timing out, a closed tab): nobody
+		// reads this answer and nothing is wrong on our side.
+		s.log.Debug("client went away", "method", c.Request().Method, "path", c.Request().URL.Path)
+		return errorDetail{Code: "client_closed", Message: "The request was cancelled."}, statusClientClosed
 	}
 	code := tenants.ErrorCode(err)
 	status, ok := statusOf[code]

@@ -101,6 +101,7 @@ type Server struct {
 	log      *slog.Logger
 
 	keyLimits *keyLimiter    // a token bucket per API key
+	malformed warnSampler    // warnings about malformed gateway webhooks
 	metrics   *serverMetrics // this server's Prometheus registry
 }
 

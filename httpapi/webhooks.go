@@ -3,6 +3,8 @@ package httpapi
 import (
 	"io"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/aibud/aibud/tenants"
 	"github.com/labstack/echo/v4"
@@ -35,7 +37,9 @@ func (s *Server) handleEvolutionWebhook(c echo.Context) error {
 	}
 	events, err := s.deps.ParseWebhook(body, c.Param("event"))
 	if err != nil {
-		s.log.Warn("malformed gateway webhook", "err", err, "bytes", len(body), "event", c.Param("event"))
+		if ok, held := s.malformed.allow(s.cfg.Now()); ok {
+			s.log.Warn("malformed gateway webhook", "err", err, "bytes", len(body), "event", c.Param("event"), "held_back", held)
+		}
 		return tenants.Invalid("body", "Webhook payload is not a gateway event: %v", err)
 	}
 	n, err := s.deps.Numbers.Intake(ctx, token, events)
@@ -43,4 +47,25 @@ func (s *Server) handleEvolutionWebhook(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]int{"received": len(events), "new": n})
+}
+
+// warnSampler lets a warning through at most once a second and counts the
+// ones it held back, so whoever holds a webhook token cannot flood the log
+// with bad payloads. Each is still answered 400 and counted in the HTTP
+// metrics.
+type warnSampler struct {
+	mu   sync.Mutex
+	last time.Time
+	held int
+}
+
+func (w *warnSampler) allow(now time.Time) (ok bool, held int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if now.Sub(w.last) < time.Second {
+		w.held++
+		return false, 0
+	}
+	held, w.held, w.last = w.held, 0, now
+	return true, held
 }

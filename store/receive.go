@@ -260,6 +260,33 @@ func (s *Store) ContactReplies(ctx context.Context, tenantID, phone string) ([]t
 	return out, wrap("store.ContactReplies", err)
 }
 
+// RepliesBefore implements tenants.PollStore. Reply ids are ULIDs of
+// their time, so the index read backwards from replyID gives the latest
+// earlier ones without reading the rest.
+func (s *Store) RepliesBefore(ctx context.Context, tenantID, phone, replyID string, n int) ([]tenants.Reply, error) {
+	var out []tenants.Reply
+	prefix := keyContactRepl + phone + "/"
+	err := s.tenantView(ctx, tenantID, func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), Reverse: true})
+		defer it.Close()
+		for it.Seek([]byte(prefix + replyID)); it.Valid() && len(out) < n; it.Next() {
+			id := strings.TrimPrefix(string(it.Item().Key()), prefix)
+			if id >= replyID {
+				continue // the reply itself
+			}
+			var r tenants.Reply
+			if err := getJSON(txn, keyReply+id, &r); err == nil {
+				out = append(out, r)
+			} else if !errors.Is(err, badger.ErrKeyNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	reverse(out)
+	return out, wrap("store.RepliesBefore", err)
+}
+
 func (s *Store) repliesByIndex(txn *badger.Txn, prefix string, out *[]tenants.Reply) error {
 	return scanKeys(txn, prefix, func(id string) error {
 		var r tenants.Reply

@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aibud/aibud/tenants"
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestEchoAdoptsInterruptedSend covers a worker killed between claiming a
@@ -103,5 +105,51 @@ func TestEchoAdoptsInterruptedSend(t *testing.T) {
 	}
 	if m.Status != tenants.StatusSent || m.WAID != "3EB0BBB" || m.SentAt.IsZero() {
 		t.Errorf("second echo: message %+v, want sent as 3EB0BBB", m)
+	}
+}
+
+// TestRepliesBefore reads only the latest earlier replies of one contact.
+func TestRepliesBefore(t *testing.T) {
+	ctx := context.Background()
+	s := mustOpen(t, 8)
+	tid := mustTenant(t, s, 0)
+	if err := s.PutInstance(ctx, tenants.Instance{ID: "in-1", TenantID: tid, State: tenants.StateOpen}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	var ids []string
+	for i, from := range []string{"5511911111111", "5511922222222", "5511911111111", "5511911111111", "5511911111111"} {
+		ev := tenants.GatewayEvent{Kind: tenants.EventInboundText, DedupeKey: fmt.Sprintf("messages.upsert:%d", i),
+			Text: &tenants.InboundText{MessageID: fmt.Sprintf("3A%d", i), From: from, Text: fmt.Sprintf("text %d", i), At: start.Add(time.Duration(i) * time.Minute)}}
+		applied, err := s.ApplyEvents(ctx, tid, "in-1", []tenants.GatewayEvent{ev}, start)
+		if err != nil || len(applied.Replies) != 1 {
+			t.Fatalf("reply %d: %+v, %v", i, applied, err)
+		}
+		ids = append(ids, applied.Replies[0].ID)
+	}
+	texts := func(rs []tenants.Reply) []string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.Text)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		before string
+		n      int
+		want   []string
+	}{
+		{ids[4], 2, []string{"text 2", "text 3"}},
+		{ids[4], 6, []string{"text 0", "text 2", "text 3"}},
+		{ids[2], 6, []string{"text 0"}},
+		{ids[0], 6, nil},
+	} {
+		got, err := s.RepliesBefore(ctx, tid, "5511911111111", tc.before, tc.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tc.want, texts(got)); diff != "" {
+			t.Errorf("before %s, n %d (-want +got):\n%s", tc.before, tc.n, diff)
+		}
 	}
 }

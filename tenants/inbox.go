@@ -136,17 +136,14 @@ func (b *Inbox) input(ctx context.Context, tenantID string, r Reply) (ClassifyIn
 		}
 		poll, in.Question, in.Options = p, p.Question, p.Options
 	}
-	earlier, err := b.Polls.ContactReplies(ctx, tenantID, r.Phone)
+	// Only the last few: a contact who writes a lot must not make each
+	// reply slower to read than the one before.
+	earlier, err := b.Polls.RepliesBefore(ctx, tenantID, r.Phone, r.ID, historyLen)
 	if err != nil {
 		return in, poll, err
 	}
 	for _, e := range earlier {
-		if e.ID != r.ID && e.At.Before(r.At) {
-			in.History = append(in.History, "them: "+e.Text)
-		}
-	}
-	if len(in.History) > historyLen {
-		in.History = in.History[len(in.History)-historyLen:]
+		in.History = append(in.History, "them: "+e.Text)
 	}
 	return in, poll, nil
 }

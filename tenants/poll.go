@@ -220,6 +220,9 @@ type PollStore interface {
 	Votes(ctx context.Context, tenantID, pollID string) ([]Vote, error)
 	Replies(ctx context.Context, tenantID, pollID string, limit int) ([]Reply, error)
 	ContactReplies(ctx context.Context, tenantID, phone string) ([]Reply, error)
+	// RepliesBefore returns at most n of a contact's replies stored before
+	// the reply with the given id, oldest first.
+	RepliesBefore(ctx context.Context, tenantID, phone, replyID string, n int) ([]Reply, error)
 	ContactVotes(ctx context.Context, tenantID, phone string) ([]Vote, error)
 	ContactMessages(ctx context.Context, tenantID, phone string) ([]Message, error)
 }
