@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -48,6 +49,7 @@ type Main struct {
 	Cron          *cron.Cron
 	HTTP          *http.Server
 	Redirect      *http.Server // with AIBUD_TLS_DOMAIN: HTTP → HTTPS and the ACME challenge
+	Profiler      *http.Server // with AIBUD_PPROF_ADDR: Go's /debug/pprof/ on loopback
 	Hooks         *tenants.Hooks
 
 	listener  net.Listener
@@ -69,6 +71,12 @@ func (m *Main) Run(ctx context.Context) error {
 	bg, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	m.Metrics = httpapi.NewMetrics() // before the use cases that count into it
+	m.served = make(chan error, 3)   // one per server: HTTP(S), redirect, profiler
+	if cfg.PprofAddr != "" {
+		if err := m.startProfiler(cfg.PprofAddr); err != nil {
+			return fmt.Errorf("AIBUD_PPROF_ADDR: %w", err)
+		}
+	}
 
 	secret, err := cfg.secretKey()
 	if err != nil {
@@ -159,7 +167,6 @@ func (m *Main) startHTTP(bg context.Context, secret []byte) error {
 	srv.EnableWebhooks(m.Hooks)
 	cfg := m.Config
 	handler, errorLog := srv.Handler(), slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn)
-	m.served = make(chan error, 2)
 	if cfg.TLSDomain != "" {
 		httpsSrv, redirectSrv, httpsLn, redirectLn, err := tlsServers(tlsOptions{Domain: cfg.TLSDomain, Email: cfg.TLSEmail,
 			Addr: cfg.TLSAddr, HTTPAddr: cfg.Addr, DataDir: cfg.DataDir, PublicURL: cfg.PublicURL}, handler, errorLog)
@@ -178,6 +185,25 @@ func (m *Main) startHTTP(bg context.Context, secret []byte) error {
 	}
 	m.listener, m.HTTP = ln, newHTTPServer(handler, errorLog)
 	go func() { m.served <- m.HTTP.Serve(ln) }()
+	return nil
+}
+
+// startProfiler serves Go's profiler on a loopback address of its own, never
+// through the public router.
+func (m *Main) startProfiler(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.Profiler = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { m.served <- m.Profiler.Serve(ln) }()
+	m.Logger.Info("profiler listening", "addr", ln.Addr().String())
 	return nil
 }
 
@@ -211,7 +237,7 @@ func (m *Main) Close() error {
 func (m *Main) close() error {
 	var errs []error
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	for _, srv := range []*http.Server{m.HTTP, m.Redirect} {
+	for _, srv := range []*http.Server{m.HTTP, m.Redirect, m.Profiler} {
 		if srv == nil {
 			continue
 		}

@@ -41,6 +41,7 @@ type Config struct {
 	GeminiModel          string
 	BackupDir            string // AIBUD_BACKUP_DIR; empty: no backups
 	MetricsToken         string
+	PprofAddr            string // loopback address of the Go profiler; empty: off
 	APIKeyRate           float64
 	APIKeyBurst          int
 	Stripe               billing.Config       // keys; empty: billing pages say it is not configured
@@ -253,6 +254,21 @@ func settings() []setting {
 		}},
 		{"AIBUD_BACKUP_DIR", "backup-dir", "", "directory of the daily incremental backups of every database (02:30 UTC); empty turns them off", func(c *Config, v string) error {
 			c.BackupDir = v
+			return nil
+		}},
+		{"AIBUD_PPROF_ADDR", "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060; empty: off", func(c *Config, v string) error {
+			if v == "" {
+				c.PprofAddr = ""
+				return nil
+			}
+			host, _, err := net.SplitHostPort(v)
+			if err != nil {
+				return fmt.Errorf("want host:port, got %q", v)
+			}
+			if ip, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !ip.IsLoopback()) {
+				return fmt.Errorf("the profiler shows the process's memory: give a loopback address such as 127.0.0.1:6060, not %q", v)
+			}
+			c.PprofAddr = v
 			return nil
 		}},
 		{"AIBUD_METRICS_TOKEN", "metrics-token", "", "Bearer token that /metrics requires (at least 16 characters); empty leaves /metrics open, so keep it off the internet", func(c *Config, v string) error {

@@ -560,6 +560,7 @@ func TestConfig(t *testing.T) {
 		{name: "bad public url", env: map[string]string{"AIBUD_PUBLIC_URL": "ftp://x"}, wantErr: "AIBUD_PUBLIC_URL"},
 		{name: "confirm window too short", env: map[string]string{"AIBUD_SEND_CONFIRM_WINDOW": "10ms"}, wantErr: "AIBUD_SEND_CONFIRM_WINDOW"},
 		{name: "bad reconcile interval", env: map[string]string{"AIBUD_RECONCILE_EVERY": "often"}, wantErr: "AIBUD_RECONCILE_EVERY"},
+		{name: "profiler off loopback", env: map[string]string{"AIBUD_PPROF_ADDR": "0.0.0.0:6060"}, wantErr: "AIBUD_PPROF_ADDR"},
 		{name: "bad redis url", env: map[string]string{"REDIS_URL": "http://x"}, wantErr: "REDIS_URL"},
 		{name: "zero max open tenants", env: map[string]string{"AIBUD_MAX_OPEN_TENANTS": "0"}, wantErr: "AIBUD_MAX_OPEN_TENANTS"},
 		{name: "non-numeric max open tenants", env: map[string]string{"AIBUD_MAX_OPEN_TENANTS": "abc"}, wantErr: "AIBUD_MAX_OPEN_TENANTS"},
@@ -620,5 +621,39 @@ func TestConfigHelp(t *testing.T) {
 		if !bytes.Contains(usage, []byte(name)) {
 			t.Errorf("usage does not mention %s:\n%s", name, usage)
 		}
+	}
+}
+
+// TestProfilerOnLoopbackOnly: AIBUD_PPROF_ADDR serves Go's profiler on its
+// own loopback listener, never on the public router, and it stops with the
+// program.
+func TestProfilerOnLoopbackOnly(t *testing.T) {
+	env := newTestEnv(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pprofAddr := l.Addr().String()
+	l.Close()
+	env["AIBUD_PPROF_ADDR"] = pprofAddr
+	_, base, stop := runAibud(t, env)
+	get := func(url string) int {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := get("http://" + pprofAddr + "/debug/pprof/goroutine?debug=1"); got != http.StatusOK {
+		t.Errorf("profiler: status %d, want 200", got)
+	}
+	if got := get(base + "/debug/pprof/goroutine?debug=1"); got != http.StatusNotFound {
+		t.Errorf("public router /debug/pprof/: status %d, want 404", got)
+	}
+	stop()
+	if got := get("http://" + pprofAddr + "/debug/pprof/"); got != 0 {
+		t.Errorf("profiler still answers %d after Close", got)
 	}
 }
