@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/aibud/aibud/tenants"
@@ -117,15 +116,10 @@ func (s *Store) tenantView(ctx context.Context, tenantID string, fn func(*badger
 }
 
 // tenantUpdate runs fn in a read-write transaction on the tenant's DB,
-// retrying on conflicts with concurrent writers.
+// group-committed with concurrent updates (updateBatcher) and retried on
+// conflicts with other writers. fn may run more than once.
 func (s *Store) tenantUpdate(ctx context.Context, tenantID string, fn func(*badger.Txn) error) error {
 	return s.WithTenant(ctx, tenantID, func(h *TenantDB) error {
-		var err error
-		for range 10 {
-			if err = h.DB.Update(fn); !errors.Is(err, badger.ErrConflict) {
-				return err
-			}
-		}
-		return err
+		return h.entry.updates.update(fn)
 	})
 }

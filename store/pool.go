@@ -34,6 +34,7 @@ type poolEntry struct {
 	id      string
 	db      *badger.DB
 	credits *creditCommitter
+	updates *updateBatcher
 	refs    int
 	elem    *list.Element
 	ready   chan struct{} // closed once the open attempt finished
@@ -124,6 +125,7 @@ func (p *Pool) openEntry(e *poolEntry) {
 	}
 	e.db = db
 	e.credits = newCreditCommitter(db)
+	e.updates = &updateBatcher{db: db}
 }
 
 var errTenantMissing = errors.New("tenant database does not exist")

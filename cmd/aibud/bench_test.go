@@ -23,7 +23,7 @@ func TestBenchCommands(t *testing.T) {
 		{[]string{"campaign", "-n", "30", "-timeout", "60s"},
 			regexp.MustCompile(`^bench campaign: 30 recipients end to end ([\d,]+) msgs/s .*no-op Asynq task ([\d,]+)/s, ratio ([\d.]+)`)},
 		{[]string{"webhooks", "-n", "200", "-concurrency", "8", "-aibud", bin},
-			regexp.MustCompile(`^bench webhooks: ([\d,]+) events/s, p50 ([\d.]+) ms, p99 ([\d.]+) ms \(200 events, 8 senders in another process than aibud serve pid (\d+)\)`)},
+			regexp.MustCompile(`^bench webhooks: ([\d,]+) events/s, p50 ([\d.]+) ms, p99 ([\d.]+) ms \(200 events, 8 senders in another process than aibud serve pid (\d+), [a-zA-Z -]*(?:Redis|redis-server|miniredis)[a-zA-Z -]*\)`)},
 		{[]string{"tenants", "-tenants", "40", "-max-open-tenants", "8", "-touches", "200", "-probes", "10", "-idle", "0"},
 			regexp.MustCompile(`^bench tenants: 40 tenants, LRU 8: RSS ([\d,]+) MiB .*, (\d+) open DBs, reopen p99 ([\d.]+) ms`)},
 	}

@@ -18,7 +18,7 @@ import (
 
 // benchWebhooks posts Evolution webhook events to a running aibud from this
 // process: by default an `aibud serve` it starts (a child process on a free
-// loopback port, its data in a temp dir, Redis from REDIS_URL or embedded)
+// loopback port, its data in a temp dir, Redis as the campaign bench finds it)
 // with this process's Evolution simulator as its gateway, which is how it
 // learns the number's secret webhook URL.
 func benchWebhooks(ctx context.Context, e *benchEnv) (string, error) {
@@ -42,11 +42,11 @@ func benchWebhooks(ctx context.Context, e *benchEnv) (string, error) {
 		Instance: *instance, N: *n, Concurrency: *concurrency}
 	target := "aibud at " + *base
 	if *base == "" {
-		pid, err := e.startWebhookTarget(ctx, *bin, &load)
+		pid, redisKind, err := e.startWebhookTarget(ctx, *bin, &load)
 		if err != nil {
 			return "", err
 		}
-		target = fmt.Sprintf("aibud serve pid %d", pid)
+		target = fmt.Sprintf("aibud serve pid %d, %s", pid, redisKind)
 	}
 	e.logger.Info("posting webhook events", "events", *n, "concurrency", *concurrency, "target", target)
 	res, err := load.Run(ctx)
@@ -61,31 +61,39 @@ func benchWebhooks(ctx context.Context, e *benchEnv) (string, error) {
 // startWebhookTarget starts `aibud serve` with the simulator as its
 // gateway, adds a number through the API and points load at the number's
 // webhook URL. The child is stopped with SIGTERM when the benchmark ends.
-func (e *benchEnv) startWebhookTarget(ctx context.Context, bin string, load *httpapi.WebhookLoad) (int, error) {
+func (e *benchEnv) startWebhookTarget(ctx context.Context, bin string, load *httpapi.WebhookLoad) (pid int, redisKind string, err error) {
 	sim := evolutionsim.New(evolutionsim.Config{GlobalKey: "bench-key", QRInterval: time.Hour, Seed: 7})
 	e.cleanups = append(e.cleanups, func() { sim.Close() })
 	simURL, stopSim, err := serveLoopback(sim.Handler())
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	e.cleanups = append(e.cleanups, stopSim)
 	dir, err := e.tempDir()
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	addr, err := freeLoopbackAddr()
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	pid, exited, err := e.startChild(bin, dir, "AIBUD_DATA_DIR="+filepath.Join(dir, "data"),
-		"AIBUD_ADDR="+addr, "AIBUD_PUBLIC_URL=http://"+addr, "AIBUD_LOG_LEVEL=warn",
+	// The same Redis as the campaign bench: a real one unless none is
+	// installed (serve's embedded miniredis costs the server CPU).
+	redisURL, redisKind, stopRedis, err := benchRedis(ctx, e.getenv("REDIS_URL"), dir, e.logger)
+	if err != nil {
+		return 0, "", err
+	}
+	e.cleanups = append(e.cleanups, stopRedis) // cleanups run last first: after the child has stopped
+	var exited <-chan struct{}
+	pid, exited, err = e.startChild(bin, dir, "AIBUD_DATA_DIR="+filepath.Join(dir, "data"),
+		"AIBUD_ADDR="+addr, "AIBUD_PUBLIC_URL=http://"+addr, "AIBUD_LOG_LEVEL=warn", "REDIS_URL="+redisURL,
 		"EVOLUTION_API_URL="+simURL, "EVOLUTION_API_KEY=bench-key")
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	api, err := newBenchClient("http://" + addr)
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	died := false
 	err = pollUntil(ctx, "aibud ready", func() bool {
@@ -98,21 +106,21 @@ func (e *benchEnv) startWebhookTarget(ctx context.Context, bin string, load *htt
 		}
 	})
 	if died {
-		return 0, fmt.Errorf("aibud serve exited at start-up; its log ends:\n%s", logTail(filepath.Join(dir, "aibud.log"), 20))
+		return 0, "", fmt.Errorf("aibud serve exited at start-up; its log ends:\n%s", logTail(filepath.Join(dir, "aibud.log"), 20))
 	} else if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	if err := errors.Join(api.signup(ctx, nil),
 		api.json(ctx, "POST", "/api/v1/instances", map[string]string{"name": "Bench"}, http.StatusCreated, nil)); err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	for _, call := range sim.Calls() {
 		if info, ok := sim.Instance(call.Instance); ok && call.Path == "/instance/create" && info.Webhook != nil {
 			load.URL, load.Instance = info.Webhook.URL, info.Name
-			return pid, nil
+			return pid, redisKind, nil
 		}
 	}
-	return 0, errors.New("aibud created no instance with a webhook at the simulator")
+	return 0, "", errors.New("aibud created no instance with a webhook at the simulator")
 }
 
 // startChild starts bin serve with this environment plus env, logging to
