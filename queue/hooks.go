@@ -47,7 +47,7 @@ func (s Sender) EnqueueHook(ctx context.Context, tenantID, deliveryID string) er
 		return err
 	}
 	_, err = s.Client.Enqueue(ctx, asynq.NewTask(TypeHookDeliver, payload), asynq.TaskID("hook:"+deliveryID),
-		asynq.Queue(QueueDefault), asynq.MaxRetry(hookMaxRetry), asynq.Timeout(HookTimeout+20*time.Second))
+		asynq.Queue(QueueHooks), asynq.MaxRetry(hookMaxRetry), asynq.Timeout(HookTimeout+20*time.Second))
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
 		return nil
 	}

@@ -5,27 +5,37 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/hibiken/asynq"
 )
 
-// Queue names. Work that a person is waiting on (a send they just pressed,
-// a reply to classify) goes to critical; bulk campaign sends to default;
-// housekeeping (snapshots, reconciliation) to low.
+// Queue names. The campaign reconciler goes to critical; campaign sends to
+// default; outgoing webhooks to customers' servers to hooks; replies to
+// classify and usage snapshots to low.
 const (
 	QueueCritical = "critical"
 	QueueDefault  = "default"
+	QueueHooks    = "hooks"
 	QueueLow      = "low"
 )
 
-// Queue priorities: weighted, not strict, so that a long campaign on default
-// slows housekeeping on low but never starves it.
-const (
-	priorityCritical = 6
-	priorityDefault  = 3
-	priorityLow      = 1
-)
+// SendQueues are the queues of campaign sends, with their weights. A worker
+// of their own keeps sends on pace whatever the slower work does.
+func SendQueues() map[string]int { return map[string]int{QueueCritical: 6, QueueDefault: 3} }
+
+// BackgroundQueues hold work that may take seconds a task: a Gemini call, a
+// customer's slow webhook endpoint. Weighted, not strict, so that a storm of
+// replies delays webhooks but never starves them.
+func BackgroundQueues() map[string]int { return map[string]int{QueueHooks: 2, QueueLow: 1} }
+
+// AllQueues is every queue, for a worker that does everything.
+func AllQueues() map[string]int {
+	all := SendQueues()
+	maps.Copy(all, BackgroundQueues())
+	return all
+}
 
 // Worker defaults; DESIGN §8 has the measurements behind them.
 const (
@@ -78,6 +88,9 @@ func NewInspector(r *Redis) *asynq.Inspector {
 
 // WorkerConfig tunes a Worker. Zero values take the defaults.
 type WorkerConfig struct {
+	// Queues are the queues this worker takes tasks from, with their weights
+	// (default AllQueues).
+	Queues map[string]int
 	// Concurrency is how many tasks run at once (default 20).
 	Concurrency int
 	// TaskCheckInterval is how often an idle worker polls the queues
@@ -95,6 +108,9 @@ type WorkerConfig struct {
 }
 
 func (c WorkerConfig) withDefaults() WorkerConfig {
+	if len(c.Queues) == 0 {
+		c.Queues = AllQueues()
+	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = defaultConcurrency
 	}
@@ -110,7 +126,7 @@ func (c WorkerConfig) withDefaults() WorkerConfig {
 	return c
 }
 
-// Worker runs task handlers on the three queues. Register handlers with
+// Worker runs task handlers on its queues. Register handlers with
 // Handle before Start; stop with Shutdown.
 type Worker struct {
 	srv    *asynq.Server
@@ -135,15 +151,11 @@ func NewWorker(r *Redis, cfg WorkerConfig, logger *slog.Logger) *Worker {
 		TaskCheckInterval:        cfg.TaskCheckInterval,
 		DelayedTaskCheckInterval: cfg.DelayedTaskCheckInterval,
 		ShutdownTimeout:          cfg.ShutdownTimeout,
-		Queues: map[string]int{
-			QueueCritical: priorityCritical,
-			QueueDefault:  priorityDefault,
-			QueueLow:      priorityLow,
-		},
-		StrictPriority: false,
-		ErrorHandler:   asynq.ErrorHandlerFunc(errorLogger(logger)),
-		Logger:         asynqLogger{l: logger.With("lib", "asynq")},
-		LogLevel:       level,
+		Queues:                   cfg.Queues,
+		StrictPriority:           false,
+		ErrorHandler:             asynq.ErrorHandlerFunc(errorLogger(logger)),
+		Logger:                   asynqLogger{l: logger.With("lib", "asynq")},
+		LogLevel:                 level,
 	}
 	if cfg.RetryDelay != nil {
 		acfg.RetryDelayFunc = cfg.RetryDelay
@@ -167,9 +179,7 @@ func (w *Worker) Start() error {
 	if err := w.srv.Start(w.mux); err != nil {
 		return fmt.Errorf("queue.Worker.Start: %w", err)
 	}
-	w.logger.Info("queue worker started", "concurrency", w.cfg.Concurrency,
-		"queues", fmt.Sprintf("%s=%d %s=%d %s=%d", QueueCritical, priorityCritical,
-			QueueDefault, priorityDefault, QueueLow, priorityLow))
+	w.logger.Info("queue worker started", "concurrency", w.cfg.Concurrency, "queues", fmt.Sprint(w.cfg.Queues))
 	return nil
 }
 

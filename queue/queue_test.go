@@ -258,3 +258,54 @@ func BenchmarkNoopTask(b *testing.B) {
 	b.ReportMetric(rates.Processed, "tasks/s")
 	b.ReportMetric(rates.Enqueued, "enqueued/s")
 }
+
+// TestSlowBackgroundWorkNeverHoldsSends: with every background slot taken
+// by tasks that hang (a Gemini call, a customer's webhook endpoint that
+// does not answer), a send on the default queue still runs at once,
+// because sends have a worker of their own.
+func TestSlowBackgroundWorkNeverHoldsSends(t *testing.T) {
+	r := MustConnect(t, redistest.Start(t))
+	c := MustClient(t, r)
+	release := make(chan struct{})
+	var hanging atomic.Int32
+	sent := make(chan struct{}, 1)
+	handler := func(ctx context.Context, task *asynq.Task) error {
+		if q, _ := asynq.GetQueueName(ctx); q == queue.QueueDefault {
+			sent <- struct{}{}
+			return nil
+		}
+		hanging.Add(1)
+		select {
+		case <-release:
+		case <-ctx.Done():
+		}
+		return nil
+	}
+	MustStartWorker(t, r, queue.WorkerConfig{Queues: queue.SendQueues(), Concurrency: 2, ShutdownTimeout: 5 * time.Second}, handler)
+	MustStartWorker(t, r, queue.WorkerConfig{Queues: queue.BackgroundQueues(), Concurrency: 3, ShutdownTimeout: 5 * time.Second}, handler)
+	defer close(release)
+	ctx := context.Background()
+	for i := range 6 {
+		q := queue.QueueLow
+		if i%2 == 0 {
+			q = queue.QueueHooks
+		}
+		if _, err := c.Enqueue(ctx, asynq.NewTask(typeTest, nil), asynq.Queue(q)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for hanging.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := hanging.Load(); n != 3 {
+		t.Fatalf("%d background tasks hanging, want the background worker's 3 slots full", n)
+	}
+	if _, err := c.Enqueue(ctx, asynq.NewTask(typeTest, nil), asynq.Queue(queue.QueueDefault)); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, sent, "the send while background work hangs")
+	if n := hanging.Load(); n != 3 {
+		t.Errorf("%d background tasks started: the send worker took background work", n)
+	}
+}

@@ -45,7 +45,8 @@ type Main struct {
 	Inspector     *asynq.Inspector
 	Metrics       *httpapi.Metrics
 	Queue         *queue.Client
-	Worker        *queue.Worker
+	Worker        *queue.Worker // campaign sends and the reconciler
+	Background    *queue.Worker // classification, outgoing webhooks, usage snapshots
 	Cron          *cron.Cron
 	HTTP          *http.Server
 	Redirect      *http.Server // with AIBUD_TLS_DOMAIN: HTTP → HTTPS and the ACME challenge
@@ -99,12 +100,19 @@ func (m *Main) Run(ctx context.Context) error {
 	m.startCampaigns()
 
 	if cfg.HasRole("worker") {
-		m.Worker = queue.NewWorker(m.Redis, queue.WorkerConfig{RetryDelay: queue.RetryDelay}, m.Logger)
-		m.CampaignTasks.Register(m.Worker)
-		(&queue.HookHandlers{Hooks: m.Hooks, Logger: m.Logger}).Register(m.Worker)
-		(&queue.UsageHandler{Usage: m.Usage, Billing: m.Billing}).Register(m.Worker)
-		if err := m.Worker.Start(); err != nil {
-			return fmt.Errorf("start worker: %w", err)
+		// Two workers, so that slow work (a Gemini call, a customer's slow
+		// webhook endpoint) never holds the slots campaign sends need. Both
+		// know every task type; each takes only from its own queues.
+		m.Worker = queue.NewWorker(m.Redis, queue.WorkerConfig{Queues: queue.SendQueues(), RetryDelay: queue.RetryDelay}, m.Logger)
+		m.Background = queue.NewWorker(m.Redis, queue.WorkerConfig{Queues: queue.BackgroundQueues(), Concurrency: 10,
+			RetryDelay: queue.RetryDelay}, m.Logger)
+		for _, w := range []*queue.Worker{m.Worker, m.Background} {
+			m.CampaignTasks.Register(w)
+			(&queue.HookHandlers{Hooks: m.Hooks, Logger: m.Logger}).Register(w)
+			(&queue.UsageHandler{Usage: m.Usage, Billing: m.Billing}).Register(w)
+			if err := w.Start(); err != nil {
+				return fmt.Errorf("start worker: %w", err)
+			}
 		}
 		// Whatever Redis lost while this process was down is queued again
 		// from the tenant databases.
@@ -252,9 +260,13 @@ func (m *Main) close() error {
 	if m.Cron != nil {
 		<-m.Cron.Stop().Done()
 	}
-	if m.Worker != nil {
-		m.Worker.Shutdown()
+	var drain sync.WaitGroup // both workers drain at once, within one timeout
+	for _, w := range []*queue.Worker{m.Worker, m.Background} {
+		if w != nil {
+			drain.Go(w.Shutdown)
+		}
 	}
+	drain.Wait()
 	if m.cancel != nil {
 		m.cancel()
 	}
@@ -284,7 +296,10 @@ func (m *Main) queueDepths(ctx context.Context) (map[string]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := map[string]int{queue.QueueCritical: 0, queue.QueueDefault: 0, queue.QueueLow: 0}
+	out := map[string]int{}
+	for name := range queue.AllQueues() {
+		out[name] = 0
+	}
 	for _, name := range known {
 		info, err := m.Inspector.GetQueueInfo(name)
 		if err != nil {
