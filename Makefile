@@ -41,6 +41,7 @@ bench: ## the benchmarks behind BENCHMARKS.md, short forms (a few minutes; aibud
 	$(GO) test -run '^$$' -bench 'Import50k|ExportImport100k' -benchtime 1x ./store/
 	$(GO) test -run '^$$' -bench 'CampaignPage10k' -benchtime 10x ./httpapi/
 	$(GO) test -run '^$$' -bench 'Classify$$' -cpu 1 ./ai/rules/
+	AIBUD_BENCH_N=100 $(GO) test -run '^$$' -bench 'SendPaceUnderStorm' -benchtime 1x ./cmd/aibud/
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
