@@ -262,7 +262,10 @@ func (n *Numbers) Intake(ctx context.Context, token string, events []GatewayEven
 		}
 	}
 	if n.OnReplies != nil && len(applied.Replies) > 0 {
-		if err := n.OnReplies(ctx, route.TenantID, applied.Replies); err != nil {
+		// The replies are stored and their redelivery would be dropped as a
+		// duplicate: finish their follow-up (opt-out, contact, classifier
+		// queue) even if the gateway hangs up on us meanwhile.
+		if err := n.OnReplies(context.WithoutCancel(ctx), route.TenantID, applied.Replies); err != nil {
 			return applied.Fresh, err
 		}
 	}
