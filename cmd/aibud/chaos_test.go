@@ -271,33 +271,36 @@ func TestChaos(t *testing.T) {
 	scale := chaosScaleFromEnv()
 	bin := buildAibud(t)
 
-	t.Run("SIGKILL mid-campaign", func(t *testing.T) {
-		r := newChaosRun(t, bin, scale)
-		r.waitSent(scale.leads / 3)
-		r.kill()
-		r.proc = startProcess(t, bin, r.env) // same data dir, Redis and address
-		// Tasks the killed worker held come back when Asynq's recoverer
-		// sees their lease expired (about a minute), hence the settle time.
-		r.verify()
-	})
-
-	t.Run("Redis killed and restarted empty", func(t *testing.T) {
-		r := newChaosRun(t, bin, scale)
-		r.waitSent(scale.leads / 3)
-		r.redis.Kill()
-		time.Sleep(time.Second)
-		r.redis.Restart() // no persistence: every queued task is gone
-		r.verify()
-	})
-
-	t.Run("gateway down", func(t *testing.T) {
-		r := newChaosRun(t, bin, scale)
-		r.waitSent(scale.leads / 3)
-		r.gw.down()
-		time.Sleep(scale.gatewayDown)
-		r.gw.up(t)
-		r.verify()
-	})
+	// Each failure strikes a third of the way into the campaign.
+	failures := []struct {
+		name   string
+		inject func(t *testing.T, r *chaosRun)
+	}{
+		{"SIGKILL mid-campaign", func(t *testing.T, r *chaosRun) {
+			r.kill()
+			r.proc = startProcess(t, bin, r.env) // same data dir, Redis and address
+			// Tasks the killed worker held come back when Asynq's recoverer
+			// sees their lease expired (about a minute), hence the settle time.
+		}},
+		{"Redis killed and restarted empty", func(t *testing.T, r *chaosRun) {
+			r.redis.Kill()
+			time.Sleep(time.Second)
+			r.redis.Restart() // no persistence: every queued task is gone
+		}},
+		{"gateway down", func(t *testing.T, r *chaosRun) {
+			r.gw.down()
+			time.Sleep(scale.gatewayDown)
+			r.gw.up(t)
+		}},
+	}
+	for _, f := range failures {
+		t.Run(f.name, func(t *testing.T) {
+			r := newChaosRun(t, bin, scale)
+			r.waitSent(scale.leads / 3)
+			f.inject(t, r)
+			r.verify()
+		})
+	}
 
 	t.Run("webhook storm with malformed payloads", func(t *testing.T) {
 		r := newChaosRun(t, bin, scale)
