@@ -28,7 +28,8 @@ func (s *Server) registerWebhookRoutes(e *echo.Echo) {
 func (s *Server) handleEvolutionWebhook(c echo.Context) error {
 	ctx := c.Request().Context()
 	token := c.Param("token")
-	if _, err := s.deps.Numbers.Shards.Route(ctx, token); err != nil {
+	route, err := s.deps.Numbers.Shards.Route(ctx, token)
+	if err != nil {
 		return err // unknown token: 404, before reading the body
 	}
 	body, err := io.ReadAll(c.Request().Body)
@@ -42,7 +43,7 @@ func (s *Server) handleEvolutionWebhook(c echo.Context) error {
 		}
 		return tenants.Invalid("body", "Webhook payload is not a gateway event: %v", err)
 	}
-	n, err := s.deps.Numbers.Intake(ctx, token, events)
+	n, err := s.deps.Numbers.IntakeRoute(ctx, route, events)
 	if err != nil {
 		return err
 	}

@@ -237,6 +237,12 @@ func (n *Numbers) Intake(ctx context.Context, token string, events []GatewayEven
 	if err != nil {
 		return 0, err
 	}
+	return n.IntakeRoute(ctx, route, events)
+}
+
+// IntakeRoute is Intake for a token already looked up (the webhook handler
+// looks it up before reading the body, to refuse unknown tokens at once).
+func (n *Numbers) IntakeRoute(ctx context.Context, route InstanceRoute, events []GatewayEvent) (int, error) {
 	if route.GatewayName == "" { // a route written before routes carried the name
 		in, err := n.Instances.Instance(ctx, route.TenantID, route.InstanceID)
 		if err != nil {
