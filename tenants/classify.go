@@ -64,3 +64,10 @@ type Classification struct {
 type Classifier interface {
 	Classify(ctx context.Context, in ClassifyInput) (Classification, error)
 }
+
+// HistoryBlind is implemented by classifiers that read each reply on its
+// own (the offline rules): the inbox then does not read the contact's
+// earlier replies for them.
+type HistoryBlind interface {
+	IgnoresHistory() bool
+}

@@ -136,6 +136,9 @@ func (b *Inbox) input(ctx context.Context, tenantID string, r Reply) (ClassifyIn
 		}
 		poll, in.Question, in.Options = p, p.Question, p.Options
 	}
+	if hb, ok := b.Classifier.(HistoryBlind); ok && hb.IgnoresHistory() {
+		return in, poll, nil
+	}
 	// Only the last few: a contact who writes a lot must not make each
 	// reply slower to read than the one before.
 	earlier, err := b.Polls.RepliesBefore(ctx, tenantID, r.Phone, r.ID, historyLen)

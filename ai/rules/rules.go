@@ -70,6 +70,10 @@ func (c *Classifier) tokenize(r *reply, text string) {
 	}
 }
 
+// IgnoresHistory implements tenants.HistoryBlind: the rules read the reply
+// alone, so nobody needs to fetch the conversation before it for them.
+func (c *Classifier) IgnoresHistory() bool { return true }
+
 // Classify reads one reply. It fails only when ctx is already done.
 func (c *Classifier) Classify(ctx context.Context, in tenants.ClassifyInput) (tenants.Classification, error) {
 	if err := ctx.Err(); err != nil {
