@@ -65,7 +65,7 @@ func TestClassifyReadsHistoryOnlyForThoseWhoUseIt(t *testing.T) {
 	inbox := func(c tenants.Classifier) *tenants.Inbox {
 		return &tenants.Inbox{Replies: st, Polls: st, Classifier: c, Fast: rules.New(),
 			Contacts: &tenants.Contacts{Store: st, Phones: whatsapp.Phones{}, Now: time.Now, Logger: logger},
-			Now: time.Now, Logger: logger}
+			Now:      time.Now, Logger: logger}
 	}
 
 	reading := &recordingClassifier{}
