@@ -148,6 +148,15 @@ func (s *Server) handleAPIKeyList(c echo.Context) error {
 }
 
 func (s *Server) handleAPIKeyRevoke(c echo.Context) error {
+	if err := s.revokeAPIKey(c); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// revokeAPIKey revokes the key named in the path, for the JSON API and the
+// settings form alike; a request made with an API key may not do it.
+func (s *Server) revokeAPIKey(c echo.Context) error {
 	if err := refuseKeyCaller(c); err != nil {
 		return err
 	}
@@ -155,10 +164,8 @@ func (s *Server) handleAPIKeyRevoke(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := keys.Revoke(c.Request().Context(), accountOf(c).Tenant.ID, c.Param("id")); err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
+	_, err = keys.Revoke(c.Request().Context(), accountOf(c).Tenant.ID, c.Param("id"))
+	return err
 }
 
 // The page under Settings: the list with last use, a form that creates a
@@ -254,14 +261,7 @@ func (s *Server) handleAPIKeyRevokeConfirm(c echo.Context) error {
 }
 
 func (s *Server) handleAPIKeyRevokeForm(c echo.Context) error {
-	if err := refuseKeyCaller(c); err != nil {
-		return err
-	}
-	keys, err := s.apiKeys()
-	if err != nil {
-		return err
-	}
-	if _, err := keys.Revoke(c.Request().Context(), accountOf(c).Tenant.ID, c.Param("id")); err != nil {
+	if err := s.revokeAPIKey(c); err != nil {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, "/app/settings/api-keys")

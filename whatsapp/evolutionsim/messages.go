@@ -75,37 +75,46 @@ type outgoing struct {
 
 // handleSendText implements POST /message/sendText/{instance}.
 func (s *Sim) handleSendText(w http.ResponseWriter, r *http.Request) {
-	inst, ok := s.guardInstance(w, r)
-	if !ok {
-		return
-	}
-	f, err := newSchemaFields(r)
-	if err != nil {
-		writeEnvelope(w, http.StatusBadRequest, []string{err.Error()})
-		return
-	}
-	out := outgoing{kind: "text"}
-	out.number = f.requiredString("number")
-	out.text = f.requiredString("text")
-	out.delay, _ = f.optionalInt("delay")
-	var quoted struct {
-		Key struct {
-			ID string `json:"id"`
-		} `json:"key"`
-	}
-	if f.decode("quoted", "object", &quoted) {
-		out.quoted = quoted.Key.ID
-	}
-	if len(f.msgs) > 0 {
-		writeEnvelope(w, http.StatusBadRequest, f.msgs)
-		return
-	}
-	s.send(w, r, inst, out)
+	s.handleSend(w, r, "text", func(f *schemaFields, out *outgoing) {
+		out.text = f.requiredString("text")
+		out.delay, _ = f.optionalInt("delay")
+		var quoted struct {
+			Key struct {
+				ID string `json:"id"`
+			} `json:"key"`
+		}
+		if f.decode("quoted", "object", &quoted) {
+			out.quoted = quoted.Key.ID
+		}
+	})
 }
 
 // handleSendPoll implements POST /message/sendPoll/{instance} with the
 // schema's rules: selectableCount an integer 0–10, 2–10 unique values.
 func (s *Sim) handleSendPoll(w http.ResponseWriter, r *http.Request) {
+	s.handleSend(w, r, "poll", func(f *schemaFields, out *outgoing) {
+		out.name = f.requiredString("name")
+		out.delay, _ = f.optionalInt("delay")
+		if !f.has("selectableCount") {
+			f.fail(`instance requires property "selectableCount"`)
+		} else if n, ok := f.optionalInt("selectableCount"); ok {
+			switch {
+			case n < 0:
+				f.fail("selectableCount must be greater than or equal to 0")
+			case n > 10:
+				f.fail("selectableCount must be less than or equal to 10")
+			}
+			out.selectable = n
+		}
+		out.options = pollValues(f)
+	})
+}
+
+// handleSend is what both send endpoints share: the instance guard, the
+// body's schema and the number; read takes the rest, in the order
+// Evolution's schema reports them.
+// Schema failures are answered 400 in Evolution's envelope.
+func (s *Sim) handleSend(w http.ResponseWriter, r *http.Request, kind string, read func(*schemaFields, *outgoing)) {
 	inst, ok := s.guardInstance(w, r)
 	if !ok {
 		return
@@ -115,22 +124,9 @@ func (s *Sim) handleSendPoll(w http.ResponseWriter, r *http.Request) {
 		writeEnvelope(w, http.StatusBadRequest, []string{err.Error()})
 		return
 	}
-	out := outgoing{kind: "poll"}
+	out := outgoing{kind: kind}
 	out.number = f.requiredString("number")
-	out.name = f.requiredString("name")
-	out.delay, _ = f.optionalInt("delay")
-	if !f.has("selectableCount") {
-		f.fail(`instance requires property "selectableCount"`)
-	} else if n, ok := f.optionalInt("selectableCount"); ok {
-		switch {
-		case n < 0:
-			f.fail("selectableCount must be greater than or equal to 0")
-		case n > 10:
-			f.fail("selectableCount must be less than or equal to 10")
-		}
-		out.selectable = n
-	}
-	out.options = pollValues(f)
+	read(f, &out)
 	if len(f.msgs) > 0 {
 		writeEnvelope(w, http.StatusBadRequest, f.msgs)
 		return
